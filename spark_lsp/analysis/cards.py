@@ -1,0 +1,263 @@
+"""Practice cards: YAML data validated against a schema. A new practice needs no code change."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+from jsonschema import Draft202012Validator
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.version import InvalidVersion, Version
+
+log = logging.getLogger(__name__)
+
+SCHEMA_PATH = Path(__file__).with_name("card_schema.json")
+MAX_CARD_BYTES = 256 * 1024
+RULES_URL = "https://github.com/spark-lsp/spark/blob/main/docs/rules.md"
+_METAVAR = re.compile(r"\$\$\$([A-Z_][A-Z0-9_]*)|\$([A-Z_][A-Z0-9_]*)")
+
+
+@dataclass(frozen=True)
+class FixSpec:
+    applicability: str
+    description: str
+    template: str | None = None
+    target: str | None = None
+    imports: tuple[str, ...] = ()
+    example: str | None = None
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    config: dict[str, Any] | None = None  # ast-grep config: {"rule": ..., "constraints": ...}
+    detector: str | None = None
+    types: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    not_types: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    qualname: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    requires_import: tuple[str, ...] = ()
+    target: str | None = None
+    message: str | None = None
+    fix: FixSpec | None = None
+
+
+@dataclass(frozen=True)
+class Example:
+    bad: str
+    good: str
+    fixed: str | None = None
+    run: bool = True
+
+
+@dataclass(frozen=True)
+class Card:
+    code: str
+    title: str
+    libraries: dict[str, str]
+    rules: tuple[Rule, ...]
+    why: str
+    fix: FixSpec
+    examples: tuple[Example, ...]
+    sources: tuple[dict[str, str], ...]
+    message: str = ""
+    severity: str = "warning"
+    category: str = ""
+    status: str = "curated"
+    tags: tuple[str, ...] = ()
+    clean: tuple[str, ...] = ()
+    errors: tuple[str, ...] = ()
+    provenance: dict[str, Any] = field(default_factory=dict)
+    path: str = ""
+    raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def url(self) -> str:
+        return f"{RULES_URL}#{self.code.lower()}"
+
+    def applies_to(self, versions: dict[str, str]) -> bool:
+        """False only when a library's installed version is known and outside the card's range."""
+        for lib, spec in self.libraries.items():
+            installed = versions.get(lib)
+            if not spec or not installed:
+                continue
+            try:
+                if Version(installed) not in SpecifierSet(spec):
+                    return False
+            except (InvalidSpecifier, InvalidVersion):
+                continue
+        return True
+
+
+@dataclass
+class CardProblem:
+    path: str
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.field}: {self.message}"
+
+
+@lru_cache(maxsize=1)
+def _validator() -> Draft202012Validator:
+    return Draft202012Validator(json.loads(SCHEMA_PATH.read_text()))
+
+
+def _fix(data: dict[str, Any] | None) -> FixSpec | None:
+    if data is None:
+        return None
+    return FixSpec(
+        applicability=data["applicability"],
+        description=data["description"],
+        template=data.get("template"),
+        target=data.get("target"),
+        imports=tuple(data.get("imports", ())),
+        example=data.get("example"),
+    )
+
+
+def _rule(code: str, i: int, data: dict[str, Any]) -> Rule:
+    config = None
+    if "pattern" in data or "rule" in data:
+        rule = dict(data.get("rule") or {})
+        if "pattern" in data:
+            rule["pattern"] = data["pattern"]
+        config = {"rule": rule}
+        if data.get("constraints"):
+            config["constraints"] = data["constraints"]
+    def varmap(key: str) -> dict[str, tuple[str, ...]]:
+        return {k: tuple(v) for k, v in (data.get(key) or {}).items()}
+    return Rule(
+        id=data.get("id", f"{code}-{i}"),
+        config=config,
+        detector=data.get("detector"),
+        types=varmap("types"),
+        not_types=varmap("not_types"),
+        qualname=varmap("qualname"),
+        requires_import=tuple(data.get("requires_import", ())),
+        target=data.get("target"),
+        message=data.get("message"),
+        fix=_fix(data.get("fix")),
+    )
+
+
+def card_from_dict(data: Any, path: str = "<memory>") -> tuple[Card | None, list[CardProblem]]:
+    """Validate one card's data; return the card or the problems (file + field + message)."""
+    problems = [
+        CardProblem(path, "/".join(str(p) for p in err.absolute_path) or "(card)", err.message)
+        for err in sorted(_validator().iter_errors(data), key=lambda e: list(map(str, e.path)))
+    ]
+    if problems:
+        return None, problems
+    code = data["code"]
+    rules = tuple(_rule(code, i, r) for i, r in enumerate(data["rules"]))
+    problems += _check_rules(rules, path)
+    for lib, spec in data["libraries"].items():
+        try:
+            SpecifierSet(spec)
+        except InvalidSpecifier:
+            problems.append(CardProblem(path, f"libraries/{lib}", f"bad version range {spec!r}"))
+    if problems:
+        return None, problems
+    card = Card(
+        code=code,
+        title=data["title"],
+        libraries=dict(data["libraries"]),
+        rules=rules,
+        why=data["why"].strip(),
+        fix=_fix(data["fix"]),  # type: ignore[arg-type]
+        examples=tuple(Example(e["bad"], e["good"], e.get("fixed"), e.get("run", True))
+                       for e in data["examples"]),
+        sources=tuple(data["sources"]),
+        message=data.get("message", data["title"]),
+        severity=data.get("severity", "warning"),
+        category=data.get("category", ""),
+        status=data.get("status", "curated"),
+        tags=tuple(data.get("tags", ())),
+        clean=tuple(data.get("clean", ())),
+        errors=tuple(data.get("errors", ())),
+        provenance=dict(data.get("provenance", {})),
+        path=path,
+        raw=data,
+    )
+    return card, []
+
+
+def _check_rules(rules: tuple[Rule, ...], path: str) -> list[CardProblem]:
+    from ast_grep_py import SgRoot
+
+    from spark_lsp.analysis.detectors import DETECTORS
+
+    problems = []
+    probe = SgRoot("x = 1\n", "python").root()
+    for i, rule in enumerate(rules):
+        if rule.config is not None:
+            try:
+                probe.find_all(rule.config)  # compiles the pattern
+            except Exception as exc:  # ast-grep raises plain Exception on a bad rule
+                problems.append(CardProblem(path, f"rules/{i}", f"invalid ast-grep rule: {exc}"))
+        if rule.detector and rule.detector not in DETECTORS:
+            problems.append(CardProblem(path, f"rules/{i}/detector",
+                                        f"unknown detector {rule.detector!r}"))
+        for regex in (rule.config or {}).get("constraints", {}).values():
+            if isinstance(regex, dict) and "regex" in regex:
+                try:
+                    re.compile(regex["regex"])
+                except re.error as exc:
+                    problems.append(CardProblem(path, f"rules/{i}/constraints", str(exc)))
+    return problems
+
+
+def load_card_file(path: Path) -> tuple[list[Card], list[CardProblem]]:
+    try:
+        if path.stat().st_size > MAX_CARD_BYTES:
+            return [], [CardProblem(str(path), "(file)", f"larger than {MAX_CARD_BYTES} bytes")]
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        return [], [CardProblem(str(path), "(file)", f"cannot read card: {exc}")]
+    docs = data if isinstance(data, list) else [data]
+    cards, problems = [], []
+    for doc in docs:
+        card, probs = card_from_dict(doc, str(path))
+        problems += probs
+        if card:
+            cards.append(card)
+    return cards, problems
+
+
+def load_cards(*dirs: Path) -> tuple[list[Card], list[CardProblem]]:
+    """Load every `*.yaml` card under the folders; bad cards are reported and skipped."""
+    cards: dict[str, Card] = {}
+    problems: list[CardProblem] = []
+    for d in dirs:
+        for path in sorted(Path(d).rglob("*.y*ml")):
+            found, probs = load_card_file(path)
+            problems += probs
+            for card in found:
+                if card.code in cards:
+                    problems.append(CardProblem(str(path), "code",
+                                                f"duplicate code {card.code} (also in {cards[card.code].path})"))
+                    continue
+                cards[card.code] = card
+    for p in problems:
+        log.warning("skipped card: %s", p)
+    return sorted(cards.values(), key=lambda c: c.code), problems
+
+
+def template_vars(template: str) -> list[tuple[str, bool]]:
+    """Metavariables used in a template: (name, is_multi)."""
+    return [(m.group(1) or m.group(2), bool(m.group(1))) for m in _METAVAR.finditer(template)]
+
+
+def render(template: str, values: dict[str, str]) -> str:
+    """Substitute `$NAME`/`$$$NAME` with matched code; unknown names stay as written."""
+    def sub(m: re.Match[str]) -> str:
+        name = m.group(1) or m.group(2)
+        return values.get(name, m.group(0))
+    return _METAVAR.sub(sub, template)

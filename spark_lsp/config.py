@@ -1,0 +1,113 @@
+"""One Settings object: defaults < user file < workspace pyproject < environment < editor."""
+
+from __future__ import annotations
+
+import logging
+import os
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+log = logging.getLogger(__name__)
+
+SEVERITIES = ("error", "warning", "information", "hint")
+
+
+def spark_home() -> Path:
+    """`SPARK_HOME`, or the platform's user data folder."""
+    env = os.environ.get("SPARK_HOME")
+    return Path(env).expanduser() if env else Path(platformdirs.user_data_dir("spark", "spark"))
+
+
+def kb_path() -> Path:
+    return spark_home() / "spark.duckdb"
+
+
+@dataclass
+class Settings:
+    select: list[str] | None = None
+    ignore: list[str] = field(default_factory=list)
+    severity: dict[str, str] = field(default_factory=dict)  # code or "*" -> severity
+    trace: bool = True  # record shown/accepted/rejected/corrected outcomes
+    debounce_ms: int = 15
+    cards: list[str] = field(default_factory=list)  # extra folders of cards
+    versions: dict[str, str] = field(default_factory=dict)  # override detected versions
+    client: str = "unknown"
+
+    def merged(self, data: dict[str, Any] | None) -> "Settings":
+        """A copy with values from a camelCase or snake_case mapping; unknown keys are logged."""
+        if not data:
+            return self
+        known = {f.name for f in fields(self)}
+        aliases = {"debounceMs": "debounce_ms", "enabledCodes": "select", "disabledCodes": "ignore",
+                   "traceRecording": "trace", "enable": None}
+        changes: dict[str, Any] = {}
+        for key, value in data.items():
+            name = aliases.get(key, key)
+            if name is None:
+                continue
+            if name not in known:
+                log.info("ignoring unknown setting %r", key)
+                continue
+            if name == "severity" and isinstance(value, str):
+                value = {"*": value}
+            if name == "severity" and isinstance(value, dict):
+                bad = {v for v in value.values() if v not in SEVERITIES}
+                if bad:
+                    log.warning("ignoring unknown severities %s", sorted(bad))
+                    value = {k: v for k, v in value.items() if v in SEVERITIES}
+                value = {**self.severity, **value}
+            if name in ("select", "ignore") and isinstance(value, str):
+                value = [v.strip() for v in value.split(",") if v.strip()]
+            changes[name] = value
+        try:
+            return replace(self, **changes)
+        except TypeError as exc:
+            log.warning("bad settings %s: %s", data, exc)
+            return self
+
+
+def find_pyproject(start: Path) -> Path | None:
+    start = start.resolve()
+    for folder in [start, *start.parents] if start.is_dir() else [start.parent, *start.parent.parents]:
+        candidate = folder / "pyproject.toml"
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def read_pyproject(path: Path | None) -> dict[str, Any]:
+    """`[tool.spark]` of a pyproject.toml; a broken file is logged and ignored."""
+    if path is None:
+        return {}
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        log.warning("cannot read %s: %s", path, exc)
+        return {}
+    tool = data.get("tool", {}).get("spark", {})
+    return tool if isinstance(tool, dict) else {}
+
+
+def load_settings(workspace: Path | None = None, editor: dict[str, Any] | None = None) -> Settings:
+    settings = Settings()
+    user_file = spark_home() / "config.toml"
+    if user_file.is_file():
+        try:
+            settings = settings.merged(tomllib.loads(user_file.read_text(encoding="utf-8")))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            log.warning("cannot read %s: %s", user_file, exc)
+    if workspace is not None:
+        settings = settings.merged(read_pyproject(find_pyproject(workspace)))
+    env: dict[str, Any] = {}
+    if os.environ.get("SPARK_SELECT"):
+        env["select"] = os.environ["SPARK_SELECT"]
+    if os.environ.get("SPARK_IGNORE"):
+        env["ignore"] = os.environ["SPARK_IGNORE"]
+    if os.environ.get("SPARK_TRACE") in ("0", "false", "off"):
+        env["trace"] = False
+    settings = settings.merged(env)
+    return settings.merged(editor)
