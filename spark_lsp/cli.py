@@ -89,6 +89,34 @@ def serve(tcp: str | None) -> None:
     run(host=host, port=port)
 
 
+@cli.command()
+@click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json"]), default="text",
+              show_default=True)
+@click.argument("code", required=False)
+def rules(fmt: str, code: str | None) -> None:
+    """List the practice cards (or show one); `--format markdown` writes docs/rules.md."""
+    from spark_lsp.analysis import load_default_cards
+    from spark_lsp.rules_doc import rules_json, rules_markdown
+
+    cards, problems = load_default_cards()
+    for p in problems:
+        click.echo(f"warning: skipped card: {p}", err=True)
+    if code:
+        cards = [c for c in cards if c.code == code.upper()]
+        if not cards:
+            click.echo(f"error: no card {code}", err=True)
+            sys.exit(2)
+    if fmt == "markdown":
+        click.echo(rules_markdown(cards), nl=False)
+    elif fmt == "json":
+        click.echo(rules_json(cards))
+    else:
+        for c in cards:
+            click.echo(f"{c.code}  {c.fix.applicability:<7}  {c.title}")
+            if code:
+                click.echo(f"\n{c.why}\n\n{c.url}")
+
+
 def main() -> None:
     try:
         cli(standalone_mode=True)

@@ -67,6 +67,7 @@ class Analyzer:
         ]
         self._detector_rules = [(c, r) for c in self.cards for r in c.rules if r.detector]
         self._cache: OrderedDict[str, list[tuple[int, SgNode]]] = OrderedDict()
+        self._active_codes: dict[str, bool] = {}
 
     # -- detection -------------------------------------------------------------------------
     def analyze(self, text: str, filename: str = "") -> list[Finding]:
@@ -103,7 +104,11 @@ class Analyzer:
         return findings
 
     def _active(self, card: Card) -> bool:
-        return self.options.enabled(card.code) and card.applies_to(self.options.versions)
+        active = self._active_codes.get(card.code)
+        if active is None:
+            active = self.options.enabled(card.code) and card.applies_to(self.options.versions)
+            self._active_codes[card.code] = active
+        return active
 
     def _block_matches(self, block: Block) -> list[tuple[int, SgNode]]:
         key = block.text

@@ -34,34 +34,39 @@ class Block:
         return hashlib.blake2b(self.text.encode("utf-8", "surrogatepass"), digest_size=12).hexdigest()
 
 
+_SPECIAL = re.compile(r"\"\"\"|\'\'\'|[\"\'#()\[\]{}\\]")
+
+
+@lru_cache(maxsize=200_000)
 def _scan_line(line: str, depth: int, quote: str | None) -> tuple[int, str | None]:
     """Advance bracket depth and triple-quote state over one line (strings and comments aware)."""
-    i, n = 0, len(line)
-    while i < n:
+    pos, n = 0, len(line)
+    while pos < n:
         if quote:
-            j = line.find(quote, i)
+            j = line.find(quote, pos)
             if j < 0:
                 return depth, quote
-            i, quote = j + 3, None
+            pos, quote = j + 3, None
             continue
-        c = line[i]
-        if c == "#":
+        m = _SPECIAL.search(line, pos)
+        if m is None:
             break
-        if c in "\"'":
-            if line.startswith(c * 3, i):
-                quote, i = c * 3, i + 3
-                continue
-            # single-quoted string: skip to its end on this line
-            j = i + 1
-            while j < n and line[j] != c:
+        tok = m.group()
+        pos = m.end()
+        if tok == "#":
+            break
+        if tok in ('"""', "'''"):
+            quote = tok
+        elif tok in "\"\'":
+            # a single-quoted string: skip to its end on this line
+            j = pos
+            while j < n and line[j] != tok:
                 j += 2 if line[j] == "\\" else 1
-            i = j + 1
-            continue
-        if c in "([{":
+            pos = j + 1
+        elif tok in "([{":
             depth += 1
-        elif c in ")]}":
+        elif tok in ")]}":
             depth = max(0, depth - 1)
-        i += 1
     return depth, quote
 
 

@@ -10,7 +10,9 @@ short strings: ``pandas.DataFrame``, ``pandas.Series``, ``pandas.obj`` (frame or
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from dataclasses import dataclass, field
+from functools import lru_cache
 from fnmatch import fnmatchcase
 
 from ast_grep_py import SgNode
@@ -125,14 +127,31 @@ class ModuleFacts:
 
 
 def collect_facts(blocks: list[Block]) -> ModuleFacts:
+    """Facts of the whole file from per-block facts (cached by block text: an edit re-reads
+    only the blocks it touched)."""
     facts = ModuleFacts()
     for block in blocks:
-        root = parse_block(block.text)
-        _collect_imports(root, facts)
-        _collect_bindings(root, block.start_line, facts)
+        local = _block_facts(block.text)
+        facts.imports.update(local.imports)
+        off = block.start_line
+        for name, bl in local.bindings.items():
+            dest = facts.bindings.setdefault(name, [])
+            for b in bl:
+                scope = (b.scope[0] + off, b.scope[1] + off) if b.scope else None
+                dest.append(Binding(b.line + off, b.value, b.type, b.index, scope, off))
     for bl in facts.bindings.values():
         bl.sort(key=lambda b: b.line)
     return facts
+
+
+@lru_cache(maxsize=20_000)
+def _block_facts(text: str) -> ModuleFacts:
+    """Imports and bindings of one block, lines relative to the block."""
+    local = ModuleFacts()
+    root = parse_block(text)
+    _collect_imports(root, local)
+    _collect_bindings(root, 0, local)
+    return local
 
 
 def _collect_imports(root: SgNode, facts: ModuleFacts) -> None:
@@ -180,7 +199,7 @@ def _collect_bindings(root: SgNode, offset: int, facts: ModuleFacts) -> None:
         if left is None:
             continue
         if left.kind() == "identifier":
-            ann_type = _annotation_type(annotation, facts) if annotation else None
+            ann_type = f"ann:{annotation.text()}" if annotation else None
             _add(facts, left.text(), Binding(line, right, ann_type, scope=scope, offset=offset))
         elif left.kind() in ("pattern_list", "tuple_pattern", "list_pattern") and right is not None:
             for i, target in enumerate(left.named_children()):
@@ -203,14 +222,12 @@ def _collect_bindings(root: SgNode, offset: int, facts: ModuleFacts) -> None:
             if name_node is None or name_node.kind() != "identifier":
                 continue
             ann = p.field("type")
-            ptype = _annotation_type(ann, facts) if ann is not None else None
+            ptype = f"ann:{ann.text()}" if ann is not None else None
             _add(facts, name_node.text(), Binding(scope[0], None, ptype or "param", scope=scope))
 
 
-def _annotation_type(node: SgNode | None, facts: ModuleFacts) -> str | None:
-    if node is None:
-        return None
-    q = qualified_name(node.text().strip("'\""), facts)
+def _annotation_type(text: str, facts: ModuleFacts) -> str | None:
+    q = qualified_name(text.strip("'\""), facts)
     if q in ("pandas.DataFrame", "pandas.Series", "numpy.ndarray", "dask.dataframe.DataFrame",
              "torch.nn.Module", "torch.Tensor"):
         return {"dask.dataframe.DataFrame": "dask.DataFrame", "torch.nn.Module": "torch.Module"}.get(q, q)
@@ -279,6 +296,7 @@ class TypeInference:
     def __init__(self, facts: ModuleFacts) -> None:
         self.facts = facts
         self._memo: dict[tuple[int, int, int], str | None] = {}
+        self._lines: dict[str, list[int]] = {}
 
     def call_qualname(self, call: SgNode) -> str | None:
         func = call.field("function")
@@ -409,12 +427,18 @@ class TypeInference:
             if _DF_NAME.match(name) and not self.facts.uses("dask") and name not in self.facts.bindings:
                 return "pandas.DataFrame"
             return None
-        if binding.type == "param":
+        btype = binding.type
+        if btype is not None and btype.startswith("ann:"):
+            annotated = _annotation_type(btype[4:], self.facts)
+            if annotated:
+                return annotated
+            btype = "param" if binding.value is None else None
+        if btype == "param":
             if _DF_NAME.match(name) and not self.facts.uses("dask"):
                 return "pandas.DataFrame"
             return None
-        if binding.type is not None:
-            return None if binding.type == "loop" else binding.type
+        if btype is not None:
+            return None if btype == "loop" else btype
         if binding.value is None:
             return None
         t = self.type_of(binding.value, binding.offset, depth + 1)
@@ -427,17 +451,17 @@ class TypeInference:
         candidates = self.facts.bindings.get(name)
         if not candidates:
             return None
-        best = None
-        for b in candidates:
+        lines = self._lines.get(name)
+        if lines is None:
+            lines = self._lines[name] = [b.line for b in candidates]
+        for i in range(bisect_right(lines, line) - 1, -1, -1):
+            b = candidates[i]
             if b.scope is not None and not (b.scope[0] <= line <= b.scope[1]):
                 continue  # a local of another function
             if b.line < line or (b.line == line and b.type == "param"):
-                best = b
-        if best is None:
-            # Used before any assignment: e.g. a function defined above the global it reads.
-            globals_ = [b for b in candidates if b.scope is None]
-            best = globals_[0] if globals_ else None
-        return best
+                return b
+        # Used before any assignment: e.g. a function defined above the global it reads.
+        return next((b for b in candidates if b.scope is None), None)
 
 
 def _tuple_item(t: str | None, index: int) -> str | None:

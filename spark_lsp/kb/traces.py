@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import os
 import socket
 import threading
@@ -69,18 +70,86 @@ def journal_dir(home: Path) -> Path:
 
 
 class TraceJournal:
-    """Appends traces to this process's own journal file; safe across threads."""
+    """Appends traces to this process's own journal file; safe across threads.
+
+    The file name carries host and pid (`<host>-<pid>-<random>.jsonl`): the merger only removes
+    a journal once that process is gone, so a live writer's file is never pulled from under it.
+    """
 
     def __init__(self, home: Path) -> None:
         self.dir = journal_dir(home)
         self.path = self.dir / f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}.jsonl"
         self._lock = threading.Lock()
+        self._torn = False  # a write failed half-way: start the next line on a fresh line
 
     def append(self, trace: Trace) -> None:
         line = trace.to_json() + "\n"
         with self._lock:
             self.dir.mkdir(parents=True, exist_ok=True)
             with open(self.path, "a", encoding="utf-8") as fh:
-                fh.write(line)
-                fh.flush()
-                os.fsync(fh.fileno())
+                try:
+                    fh.write(("\n" if self._torn else "") + line)
+                    fh.flush()
+                    os.fsync(fh.fileno())
+                except BaseException:
+                    self._torn = True
+                    raise
+                self._torn = False
+
+
+class MalformedTrace(ValueError):
+    """A journal line that is not a trace this Spark can read."""
+
+
+class UnknownTraceSchema(MalformedTrace):
+    """A trace written by a newer Spark (its `schema` is above TRACE_SCHEMA_VERSION)."""
+
+
+_TEXT_FIELDS = ("id", "outcome", "code", "client", "file_hash", "before", "after", "fingerprint",
+                "user")
+
+
+def trace_from_json(text: str) -> Trace:
+    """Parse and check one journal line; raise `MalformedTrace` (or `UnknownTraceSchema`).
+
+    Checked strictly because the line goes into typed database columns: one bad line must be
+    set aside, not block every later merge.
+    """
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise MalformedTrace(f"not JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise MalformedTrace(f"expected a JSON object, got {type(data).__name__}")
+    schema = data.get("schema", TRACE_SCHEMA_VERSION)
+    if not isinstance(schema, int) or isinstance(schema, bool) or schema < 1:
+        raise MalformedTrace(f"bad schema {schema!r}")
+    if schema > TRACE_SCHEMA_VERSION:
+        raise UnknownTraceSchema(f"trace schema {schema} is newer than this Spark reads "
+                                 f"({TRACE_SCHEMA_VERSION}); upgrade Spark to merge it")
+    missing = [k for k in ("id", "outcome", "code", "ts") if k not in data]
+    if missing:
+        raise MalformedTrace(f"missing {', '.join(missing)}")
+    for key in _TEXT_FIELDS:
+        value = data.get(key, "")
+        if not isinstance(value, str):
+            raise MalformedTrace(f"{key} must be a string, got {type(value).__name__}")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise MalformedTrace(f"{key} is not valid text (lone surrogate)") from None
+    if not data["id"]:
+        raise MalformedTrace("empty id")
+    line, ts = data.get("line", 0), data["ts"]
+    if not isinstance(line, int) or isinstance(line, bool) or not 0 <= line < 2**31:
+        raise MalformedTrace(f"bad line {line!r}")
+    if not isinstance(ts, (int, float)) or isinstance(ts, bool) or not math.isfinite(ts):
+        raise MalformedTrace(f"bad ts {ts!r}")
+    versions = data.get("versions", {})
+    if not isinstance(versions, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in versions.items()):
+        raise MalformedTrace("versions must map library names to version strings")
+    try:
+        return Trace.from_dict({**data, "ts": float(ts)})
+    except (TypeError, ValueError) as exc:
+        raise MalformedTrace(str(exc)) from None
