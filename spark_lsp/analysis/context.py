@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass, field
 
 from ast_grep_py import SgNode
@@ -29,12 +30,22 @@ class FileContext:
     facts: ModuleFacts
     infer: TypeInference
     lines: list[str] = field(default_factory=list)
+    _starts: list[int] | None = None
+    rule_aliases: dict[int, tuple[str, ...]] = field(default_factory=dict)  # engine's cache
 
     @classmethod
     def from_text(cls, text: str) -> "FileContext":
         blocks = split_blocks(text)
         facts = collect_facts(blocks)
-        return cls(text, blocks, facts, TypeInference(facts), text.splitlines())
+        return cls(text, blocks, facts, TypeInference(facts), text.split("\n"))
+
+    def block_at(self, line: int) -> Block | None:
+        """The top-level block holding a (0-based) line."""
+        starts = self._starts
+        if starts is None:
+            starts = self._starts = [b.start_line for b in self.blocks]
+        i = bisect_right(starts, line) - 1
+        return self.blocks[i] if i >= 0 else None
 
     def roots(self) -> list[tuple[Block, SgNode]]:
         return [(b, parse_block(b.text)) for b in self.blocks]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import logging
 import re
 from collections import OrderedDict
@@ -12,7 +13,7 @@ from fnmatch import fnmatchcase
 
 from ast_grep_py import SgNode
 
-from spark_lsp.analysis.cards import Card, FixSpec, Rule, render
+from spark_lsp.analysis.cards import Card, FixSpec, Rule, apply_transforms, render, template_vars
 from spark_lsp.analysis.context import FileContext
 from spark_lsp.analysis.detectors import DETECTORS, DetectorMatch
 from spark_lsp.analysis.findings import Finding, Position, Span
@@ -45,14 +46,98 @@ class _CompiledRule:
     card: Card
     rule: Rule
     words: tuple[str, ...]  # literal words a block must contain for the pattern to match
+    # one of these (or a file's alias for them) must appear: the last part of `qualname` globs
+    names: tuple[str, ...] = ()
+    globs: tuple[str, ...] = ()
+
+
+def _rule_words(rule: object) -> set[str]:
+    """Words every block that can match this ast-grep rule must contain.
+
+    A pattern's literal identifiers must appear; so must those of `has`/`inside`/`precedes`/
+    `follows`/`all` sub-rules; `any` needs the words common to all its alternatives; `not`,
+    `kind` and `regex` say nothing.
+    """
+    if not isinstance(rule, dict):
+        return set()
+    words: set[str] = set()
+    pattern = rule.get("pattern")
+    if isinstance(pattern, str):
+        words |= set(_WORD.findall(pattern))
+    if isinstance(rule.get("regex"), str):
+        words |= _regex_words(rule["regex"])
+    elif isinstance(pattern, dict) and isinstance(pattern.get("context"), str):
+        words |= set(_WORD.findall(pattern["context"]))
+    for key in ("has", "inside", "precedes", "follows"):
+        words |= _rule_words(rule.get(key))
+    for sub in rule.get("all") or []:
+        words |= _rule_words(sub)
+    alternatives = rule.get("any")
+    if alternatives:
+        common = [_rule_words(sub) for sub in alternatives]
+        words |= set.intersection(*common) if common else set()
+    return words
+
+
+_REGEX_WORD = re.compile(r"^\^?([A-Za-z_]\w{2,})(?![\w*+?{|])")
+_REGEX_ALTERNATIVES = re.compile(r"^\^?\(\??:?([\w|]+)\)")
+
+
+def _regex_words(regex: str) -> set[str]:
+    """A literal word the text must contain for an anchored regex to match (or nothing)."""
+    m = _REGEX_WORD.match(regex)
+    if m:
+        return {m.group(1)}
+    m = _REGEX_ALTERNATIVES.match(regex)
+    if m:
+        common = os.path.commonprefix(m.group(1).split("|"))
+        if len(common) >= 3 and re.fullmatch(r"\w+", common):
+            return {common}
+    return set()
+
+
+def _regex_alternatives(regex: str) -> tuple[str, ...]:
+    """`^(apply|map)$` -> ("apply", "map"): the text must contain one of them."""
+    m = _REGEX_ALTERNATIVES.match(regex)
+    if m and regex.rstrip("$").endswith(")"):
+        alts = tuple(a for a in m.group(1).split("|"))
+        if all(len(a) >= 2 for a in alts):
+            return alts
+    return ()
+
+
+def _qualname_words(rule: Rule) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Names one of which a block must contain: the literal last parts of the `qualname` globs
+    (`pandas.read_*` -> `read_`, and a file's aliases for them), or the alternatives of an
+    anchored constraint regex (`^(apply|map)$`). Returns (names, globs)."""
+    globs = tuple(g for gs in rule.qualname.values() for g in gs)
+    names = []
+    for g in globs:
+        last = g.rsplit(".", 1)[-1]
+        chunk = max(re.split(r"[*?\[\]]", last), key=len)
+        if len(chunk) < 2:
+            names, globs = [], ()
+            break
+        names.append(chunk)
+    if not names:
+        for constraint in ((rule.config or {}).get("constraints") or {}).values():
+            if isinstance(constraint, dict) and isinstance(constraint.get("regex"), str):
+                alts = _regex_alternatives(constraint["regex"])
+                if alts:
+                    return tuple(sorted(set(alts))), ()
+    return tuple(sorted(set(names))), globs
 
 
 def _required_words(rule: Rule) -> tuple[str, ...]:
     cfg = (rule.config or {}).get("rule", {})
-    pattern = cfg.get("pattern") if isinstance(cfg.get("pattern"), str) else None
-    if not pattern:
-        return ()
-    return tuple(sorted(set(_WORD.findall(pattern))))
+    words = _rule_words(cfg)
+    for constraint in ((rule.config or {}).get("constraints") or {}).values():
+        if isinstance(constraint, dict) and isinstance(constraint.get("regex"), str):
+            words |= _regex_words(constraint["regex"])
+    return tuple(sorted(words))
+
+
+_PROBE = -1  # cache slot of the combined search for vague rules
 
 
 class Analyzer:
@@ -62,11 +147,16 @@ class Analyzer:
         self.options = options or AnalysisOptions()
         self.cards = [c for c in cards if c.status != "retired"]
         self._pattern_rules = [
-            _CompiledRule(c, r, _required_words(r)) for c in self.cards for r in c.rules
-            if r.config is not None
+            _CompiledRule(c, r, _required_words(r), *_qualname_words(r)) for c in self.cards
+            for r in c.rules if r.config is not None
         ]
         self._detector_rules = [(c, r) for c in self.cards for r in c.rules if r.detector]
-        self._cache: OrderedDict[str, list[tuple[int, SgNode]]] = OrderedDict()
+        self._cache: OrderedDict[str, dict[int, list[SgNode]]] = OrderedDict()
+        # Rules with no literal word to pre-filter on are first tried together, as one search
+        # without their constraints: when it finds nothing, none of them can match.
+        vague = [cr.rule.config["rule"] for cr in self._pattern_rules  # type: ignore[index]
+                 if not cr.words and not cr.names]
+        self._vague_probe = {"rule": {"any": vague}} if len(vague) > 1 else None
         self._active_codes: dict[str, bool] = {}
 
     # -- detection -------------------------------------------------------------------------
@@ -79,7 +169,7 @@ class Analyzer:
         findings: list[Finding] = []
         seen: dict[tuple[str, str], int] = {}
         for block in ctx.blocks:
-            for idx, node in self._block_matches(block):
+            for idx, node in self._block_matches(block, ctx):
                 crule = self._pattern_rules[idx]
                 if not self._active(crule.card):
                     continue
@@ -110,28 +200,56 @@ class Analyzer:
             self._active_codes[card.code] = active
         return active
 
-    def _block_matches(self, block: Block) -> list[tuple[int, SgNode]]:
-        key = block.text
-        cached = self._cache.get(key)
-        if cached is not None:
-            self._cache.move_to_end(key)
-            return cached
-        root = parse_block(block.text)
+    def _block_matches(self, block: Block, ctx: FileContext) -> list[tuple[int, SgNode]]:
+        """Pattern matches of the active rules in a block; cached per (block text, rule)."""
         text = block.text
+        per_rule = self._cache.get(text)
+        if per_rule is None:
+            per_rule = self._cache[text] = {}
+            if len(self._cache) > 20_000:
+                self._cache.popitem(last=False)
+        else:
+            self._cache.move_to_end(text)
+        root = None
         matches: list[tuple[int, SgNode]] = []
         for idx, crule in enumerate(self._pattern_rules):
-            if crule.words and not all(w in text for w in crule.words):
+            if not self._active(crule.card):
                 continue
-            try:
-                found = root.find_all(crule.rule.config)  # type: ignore[arg-type]
-            except Exception:
-                log.exception("rule %s failed", crule.rule.id)
-                continue
+            found = per_rule.get(idx)
+            if found is None:
+                if not self._may_match(idx, crule, text, ctx):
+                    continue
+                root = root or parse_block(text)
+                if self._vague_probe and not crule.words and not crule.names:
+                    if _PROBE not in per_rule:
+                        per_rule[_PROBE] = [] if root.find(self._vague_probe) is None else [root]
+                    if not per_rule[_PROBE]:
+                        per_rule[idx] = []
+                        continue
+                try:
+                    found = root.find_all(crule.rule.config)  # type: ignore[arg-type]
+                except Exception:
+                    log.exception("rule %s failed", crule.rule.id)
+                    found = []
+                per_rule[idx] = found
             matches.extend((idx, node) for node in found)
-        self._cache[key] = matches
-        if len(self._cache) > 50_000:
-            self._cache.popitem(last=False)
         return matches
+
+    def _may_match(self, idx: int, crule: _CompiledRule, text: str, ctx: FileContext) -> bool:
+        """Cheap text test before an ast-grep search (each search costs 30-100 µs)."""
+        if crule.words and not all(w in text for w in crule.words):
+            return False
+        if not crule.names or any(n in text for n in crule.names):
+            return True
+        if not crule.globs:
+            return False
+        # `from yaml import load as yl`: the call site shows the alias only.
+        aliases = ctx.rule_aliases.get(idx)
+        if aliases is None:
+            aliases = ctx.rule_aliases[idx] = tuple(
+                alias for alias, qual in ctx.facts.imports.items()
+                if any(fnmatchcase(qual, g) for g in crule.globs))
+        return any(alias in text for alias in aliases)
 
     # -- from a match to a finding -----------------------------------------------------------
     def _finding_from_pattern(self, ctx: FileContext, card: Card, rule: Rule, node: SgNode,
@@ -177,7 +295,8 @@ class Analyzer:
         line = ctx.lines[span.start.line] if span.start.line < len(ctx.lines) else ""
         indent = line[: len(line) - len(line.lstrip())]
         fix = build_fix(spec, ctx, span, values, indent)
-        if fix.automatic and not fix_keeps_parse(ctx.text, fix):
+        home = block or ctx.block_at(span.start.line)
+        if fix.automatic and home is not None and not fix_keeps_parse(home.text, home.start_line, fix):
             log.info("%s: fix dropped at line %d: it would not parse", card.code, span.start.line + 1)
             fix = None
         message = render(rule.message or card.message, values)
@@ -189,30 +308,29 @@ class Analyzer:
 
 def _metavars(node: SgNode, card: Card, rule: Rule, spec: FixSpec,
               block: Block | None) -> dict[str, str]:
-    """Values of the metavariables used by the message and fix templates."""
-    from spark_lsp.analysis.cards import template_vars
-
+    """Values of the metavariables used by the message and fix templates (and transforms)."""
     wanted = template_vars(spec.template or "") + template_vars(rule.message or card.message)
+    sources = [(str(t.get(k, {}).get("source", "")).lstrip("$"), True)
+               for t in rule.transform.values() if isinstance(t, dict)
+               for k in ("replace", "substring") if k in t]
     values: dict[str, str] = {}
-    for name, multi in wanted:
-        if name in values:
+    for name, multi in sources + wanted:
+        if name in values or name in rule.transform:
             continue
-        transformed = node.get_transformed(name)
-        if transformed is not None:
-            values[name] = transformed
-            continue
-        if multi and block is not None:
-            parts = node.get_multiple_matches(name)
-            if parts:
-                start = parts[0].range().start.index
-                end = parts[-1].range().end.index
-                values[name] = block.text[start:end]
-            else:
-                values[name] = ""
+        multi = multi or name.startswith("$$")
+        name = name.lstrip("$")
+        parts = node.get_multiple_matches(name) if block is not None else []
+        if parts:
+            start = parts[0].range().start.index
+            end = parts[-1].range().end.index
+            values[name] = block.text[start:end]  # type: ignore[union-attr]
             continue
         sub = node.get_match(name)
         if sub is not None:
             values[name] = sub.text()
+        elif multi:
+            values[name] = ""
+    apply_transforms(rule.transform, values)
     return values
 
 

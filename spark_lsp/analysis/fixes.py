@@ -134,8 +134,32 @@ def parses(text: str) -> bool:
         return False
 
 
-def fix_keeps_parse(text: str, fix: Fix) -> bool:
-    """A fix may not turn a parsing file into a broken one."""
-    if not parses(text):
-        return True  # half-typed file: the edit is local; tree-sitter has already read it
-    return parses(apply_edits(text, list(fix.edits)))
+_PARSE_CACHE: dict[str, bool] = {}
+
+
+def parses_cached(text: str) -> bool:
+    ok = _PARSE_CACHE.get(text)
+    if ok is None:
+        if len(_PARSE_CACHE) > 20_000:
+            _PARSE_CACHE.clear()
+        ok = _PARSE_CACHE[text] = parses(text)
+    return ok
+
+
+def fix_keeps_parse(block_text: str, block_start: int, fix: Fix) -> bool:
+    """A fix may not turn a parsing block into a broken one.
+
+    Only the top-level block that holds the fix is re-parsed (blocks start in column 0, so each
+    parses on its own); import insertions are whole import lines. A block that does not parse
+    yet (half-typed code) is not judged: the edit is local and tree-sitter has read it.
+    """
+    if not parses_cached(block_text):
+        return True
+    n_lines = block_text.count("\n") + 1
+    local = [Edit(Span(Position(e.span.start.line - block_start, e.span.start.column),
+                       Position(e.span.end.line - block_start, e.span.end.column)), e.content)
+             for e in fix.edits
+             if block_start <= e.span.start.line and e.span.end.line < block_start + n_lines]
+    if not local:
+        return True
+    return parses_cached(apply_edits(block_text, local))

@@ -70,9 +70,18 @@ def _scan_line(line: str, depth: int, quote: str | None) -> tuple[int, str | Non
     return depth, quote
 
 
+def split_lines(text: str) -> list[str]:
+    """Lines ending at "\n" only (as tree-sitter and LSP count them; not form feeds or U+2028)."""
+    parts = text.split("\n")
+    lines = [p + "\n" for p in parts[:-1]]
+    if parts[-1]:
+        lines.append(parts[-1])
+    return lines
+
+
 def split_blocks(text: str) -> list[Block]:
     """Cut source text into top-level blocks; joining their texts gives back the source."""
-    lines = text.splitlines(keepends=True)
+    lines = split_lines(text)
     blocks: list[Block] = []
     start, depth, quote = 0, 0, None
     for i, line in enumerate(lines):

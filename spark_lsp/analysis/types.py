@@ -83,13 +83,19 @@ _NON_FRAME_RESULT = {
     "all": None, "plot": None, "hist": None, "to_csv": None, "to_parquet": None, "info": None,
     "describe": "pandas.DataFrame", "str": "accessor.str", "dt": "accessor.dt", "cat": None,
     "groupby": "GroupBy", "rolling": "GroupBy", "resample": "GroupBy", "expanding": "GroupBy",
-    "ewm": "GroupBy", "loc": "Indexer", "iloc": "Indexer", "at": "Indexer", "iat": "Indexer",
+    "ewm": "GroupBy", "loc": "Indexer", "iloc": "Indexer", "at": "ScalarIndexer",
+    "iat": "ScalarIndexer",
     "len": None, "count": None, "T": "DataFrame", "to_frame": "DataFrame",
     "mean": None, "sum": None, "max": None, "min": None, "median": None, "std": None,
     "var": None, "idxmax": None, "idxmin": None, "argmax": None, "argmin": None,
     "unique": "numpy.ndarray", "value_counts": "Series", "to_pandas": None, "persist": "self",
     "compute": "compute", "head": "self", "tail": "self", "get": None, "pop": "Series",
 }
+# Dask members whose result stays lazy where pandas would give a value or a NumPy array.
+_DASK_REDUCTIONS = {"mean", "sum", "max", "min", "median", "std", "var", "count", "nunique",
+                    "idxmax", "idxmin", "any", "all", "prod", "sem", "skew", "kurtosis"}
+_DASK_LAZY_RESULT = {"values": "dask.Array", "to_dask_array": "dask.Array", "size": "dask.Scalar",
+                     "unique": "dask.Series"}
 # Attributes of a DataFrame that are not columns.
 _FRAME_ATTRS = set(_NON_FRAME_RESULT) | {
     "apply", "map", "applymap", "agg", "aggregate", "transform", "pipe", "query", "eval",
@@ -224,6 +230,15 @@ def _collect_bindings(root: SgNode, offset: int, facts: ModuleFacts) -> None:
             ann = p.field("type")
             ptype = f"ann:{ann.text()}" if ann is not None else None
             _add(facts, name_node.text(), Binding(scope[0], None, ptype or "param", scope=scope))
+    # `def eval(...)` / `class Loader` bind their name: it no longer means the builtin or an
+    # import. Methods bind nothing outside their class.
+    for node in root.find_all(any=[{"kind": "function_definition"}, {"kind": "class_definition"}]):
+        name_node = node.field("name")
+        owner = next((a.kind() for a in node.ancestors()
+                      if a.kind() in ("function_definition", "class_definition")), None)
+        if name_node is not None and owner != "class_definition":
+            _add(facts, name_node.text(), Binding(node.range().start.line + offset, None, "def",
+                                                  scope=_scope_of(node, offset)))
 
 
 def _annotation_type(text: str, facts: ModuleFacts) -> str | None:
@@ -335,13 +350,21 @@ class TypeInference:
         if kind == "subscript":
             value = node.field("value")
             base = self.type_of(value, offset, depth + 1) if value is not None else None
-            return self._subscript_type(base, node)
-        if kind == "binary_operator":
-            left, right = node.field("left"), node.field("right")
-            for side in (left, right):
-                t = self.type_of(side, offset, depth + 1) if side is not None else None
+            return self._subscript_type(base, node, offset)
+        if kind in ("binary_operator", "comparison_operator"):
+            # `df.a > 0` is a boolean Series; a chained comparison has no elementwise meaning
+            sides = node.named_children()
+            if kind == "comparison_operator" and len(sides) != 2:
+                return None
+            for side in sides:
+                t = self.type_of(side, offset, depth + 1)
                 if t and library_of(t) in ("pandas", "dask", "numpy", "torch"):
                     return _frame_union(t)
+        if kind == "unary_operator":  # `~mask`, `-s`
+            operand = node.field("argument")
+            t = self.type_of(operand, offset, depth + 1) if operand is not None else None
+            if t and library_of(t) in ("pandas", "dask", "numpy", "torch"):
+                return _frame_union(t)
         return None
 
     def _call_type(self, node: SgNode, offset: int, depth: int) -> str | None:
@@ -363,13 +386,21 @@ class TypeInference:
         if base.startswith("tuple["):
             return None
         if lib in ("pandas", "dask") and base.split(".")[1] in ("DataFrame", "Series", "obj"):
+            if lib == "dask" and member in _DASK_LAZY_RESULT:
+                return _DASK_LAZY_RESULT[member]
+            if lib == "dask" and member in _DASK_REDUCTIONS and is_call:
+                return "dask.Series" if base.endswith("DataFrame") else "dask.Scalar"
             if member in _NON_FRAME_RESULT:
                 res = _NON_FRAME_RESULT[member]
+                if res == "self" and lib == "dask" and member in ("head", "tail"):
+                    return f"pandas.{base.split('.')[1]}"  # Dask computes the first rows
                 if res == "self":
                     return base
                 if res == "compute":
                     return f"pandas.{base.split('.')[1]}" if lib == "dask" else None
-                if res in ("Series", "DataFrame", "GroupBy", "Indexer"):
+                if res == "Indexer" and base.endswith(".Series"):
+                    return f"{lib}.SeriesIndexer"  # `s.loc[label]` is one value
+                if res in ("Series", "DataFrame", "GroupBy", "Indexer", "ScalarIndexer"):
                     return f"{lib}.{res}"
                 if res and res.startswith("accessor."):
                     return f"{lib}.{res}"
@@ -384,7 +415,7 @@ class TypeInference:
             return None if member in ("groups", "ngroups", "indices") else f"{lib}.obj"
         if lib in ("pandas", "dask") and base.startswith(f"{lib}.accessor"):
             return f"{lib}.Series" if is_call else f"{lib}.accessor"
-        if lib in ("pandas", "dask") and base.endswith(".Indexer"):
+        if lib in ("pandas", "dask") and base.endswith("Indexer"):
             return None
         if base == "numpy.ndarray" and member in ("reshape", "copy", "astype", "T", "flatten", "ravel"):
             return base
@@ -394,13 +425,22 @@ class TypeInference:
             return None
         return None
 
-    def _subscript_type(self, base: str | None, node: SgNode) -> str | None:
+    def _subscript_type(self, base: str | None, node: SgNode, offset: int) -> str | None:
         if base is None:
             return None
         lib = library_of(base)
         if lib in ("pandas", "dask"):
             part = base.split(".")[1]
+            keys = node.field_children("subscript")
+            if part == "ScalarIndexer":
+                return None  # `df.at[i, "c"]` is one value
+            if part == "SeriesIndexer":
+                return None if self._scalar_keys(keys, offset) else f"{lib}.Series"
             if part == "Indexer":
+                if len(keys) == 2 and self._scalar_keys(keys, offset):
+                    return None  # `df.loc[0, "a"]`
+                if lib == "pandas" and len(keys) == 1 and self._scalar_keys(keys, offset):
+                    return "pandas.Series"  # `df.iloc[0]`: one row (Dask keeps a frame)
                 return f"{lib}.obj"
             if part == "DataFrame":
                 subs = node.field_children("subscript")
@@ -409,6 +449,8 @@ class TypeInference:
                 if len(subs) == 1 and subs[0].kind() == "list":
                     return f"{lib}.DataFrame"
                 return f"{lib}.obj"
+            if part == "Series" and self._scalar_keys(keys, offset):
+                return None  # `s[0]`, `s["x"]`
             if part in ("Series", "obj"):
                 return f"{lib}.obj"
             if part == "GroupBy":
@@ -418,6 +460,21 @@ class TypeInference:
         if base == "numpy.ndarray":
             return None  # may be a scalar
         return None
+
+    def _scalar_keys(self, keys: list[SgNode], offset: int) -> bool:
+        """Every key is a literal or a loop variable: the subscript selects single labels."""
+        def scalar(key: SgNode) -> bool:
+            kind = key.kind()
+            if kind in ("integer", "float", "string", "true", "false"):
+                return True
+            if kind == "unary_operator":
+                arg = key.field("argument")
+                return arg is not None and arg.kind() in ("integer", "float")
+            if kind == "identifier":
+                binding = self.binding_at(key.text(), key.range().start.line + offset)
+                return binding is not None and binding.type == "loop"
+            return False
+        return bool(keys) and all(scalar(k) for k in keys)
 
     def name_type(self, name: str, line: int, depth: int = 0) -> str | None:
         binding = self.binding_at(name, line)
@@ -438,7 +495,7 @@ class TypeInference:
                 return "pandas.DataFrame"
             return None
         if btype is not None:
-            return None if btype == "loop" else btype
+            return None if btype in ("loop", "def") else btype
         if binding.value is None:
             return None
         t = self.type_of(binding.value, binding.offset, depth + 1)

@@ -50,7 +50,7 @@ class Trace:
         return json.dumps(asdict(self), ensure_ascii=False, sort_keys=True)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Trace":
+    def from_dict(cls, data: dict[str, Any]) -> Trace:
         known = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
         return cls(**known)
 
@@ -134,21 +134,21 @@ def trace_from_json(text: str) -> Trace:
         value = data.get(key, "")
         if not isinstance(value, str):
             raise MalformedTrace(f"{key} must be a string, got {type(value).__name__}")
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            raise MalformedTrace(f"{key} is not valid text (lone surrogate)") from None
     if not data["id"]:
         raise MalformedTrace("empty id")
     line, ts = data.get("line", 0), data["ts"]
     if not isinstance(line, int) or isinstance(line, bool) or not 0 <= line < 2**31:
-        raise MalformedTrace(f"bad line {line!r}")
+        raise MalformedTrace(f"line must be a whole number from 0 to 2**31-1, got {line!r}")
     if not isinstance(ts, (int, float)) or isinstance(ts, bool) or not math.isfinite(ts):
-        raise MalformedTrace(f"bad ts {ts!r}")
+        raise MalformedTrace(f"ts must be a finite number of seconds, got {ts!r}")
     versions = data.get("versions", {})
     if not isinstance(versions, dict) or not all(
             isinstance(k, str) and isinstance(v, str) for k, v in versions.items()):
         raise MalformedTrace("versions must map library names to version strings")
+    try:
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise MalformedTrace("text that is not valid Unicode (a lone surrogate)") from None
     try:
         return Trace.from_dict({**data, "ts": float(ts)})
     except (TypeError, ValueError) as exc:

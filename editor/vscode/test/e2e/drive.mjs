@@ -1,0 +1,254 @@
+// Drives a real VS Code (code-server, in headless Debian Chromium) through Spark's extension:
+// open a file with a known mistake, see the diagnostic, hover, explain, apply the quick fix, save.
+// Run by tests/editors/test_vscode.py, which starts code-server, checks the file on disk and the
+// trace journal afterwards. Environment:
+//   SPARK_VSCODE_URL   code-server URL with ?folder=...      SPARK_TEST_FILE  file name to open
+//   SPARK_TEST_OUT     folder for screenshots and report.json SPARK_TEST_CODE  expected code (SPK001)
+//   SPARK_TEST_FIXED   text the fixed line must contain       CHROMIUM         browser (/usr/bin/chromium)
+//   SPARK_TEST_WORKSPACE   the workspace folder (the settings step writes .vscode/settings.json)
+//   SPARK_TEST_SEARCH, SPARK_TEST_SEARCH_EXPECT  a docs query, and text its first hit must show
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+
+const url = process.env.SPARK_VSCODE_URL;
+const fileName = process.env.SPARK_TEST_FILE;
+const out = process.env.SPARK_TEST_OUT;
+const code = process.env.SPARK_TEST_CODE ?? 'SPK001';
+const fixed = process.env.SPARK_TEST_FIXED ?? 'to_numpy()';
+const executablePath = process.env.CHROMIUM ?? '/usr/bin/chromium';
+const workspace = process.env.SPARK_TEST_WORKSPACE;
+const searchQuery = process.env.SPARK_TEST_SEARCH ?? 'sort_values stable';
+const searchExpect = process.env.SPARK_TEST_SEARCH_EXPECT ?? 'sort_values';
+mkdirSync(out, { recursive: true });
+
+const report = { steps: [], screenshots: [] };
+const save = () => writeFileSync(join(out, 'report.json'), JSON.stringify(report, null, 2));
+
+const browser = await chromium.launch({
+    executablePath,
+    headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
+        '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
+});
+const page = await browser.newPage({ viewport: { width: 1400, height: 860 } });
+page.on('console', (msg) => {
+    if (msg.type() === 'error') {
+        (report.console ??= []).push(msg.text().slice(0, 300));
+    }
+});
+
+async function shot(name) {
+    const path = join(out, `${name}.png`);
+    await page.screenshot({ path });
+    report.screenshots.push(path);
+}
+
+async function step(name, fn) {
+    const started = Date.now();
+    try {
+        await fn();
+        report.steps.push({ name, ok: true, ms: Date.now() - started });
+    } catch (error) {
+        report.steps.push({ name, ok: false, ms: Date.now() - started, error: String(error?.stack ?? error) });
+        report.failed = name;
+        await shot(`failed-${name.replace(/\W+/g, '-')}`).catch(() => {});
+        save();
+        await browser.close();
+        process.exit(1);
+    }
+}
+
+const editor = page.locator('.editor-instance .monaco-editor').first();
+const squiggle = editor.locator('[class*="squiggly-"]').filter({ visible: true }).first();
+
+async function squiggleCenter() {
+    // Decorations are re-rendered when the layout changes: retry until one holds still.
+    const deadline = Date.now() + 20000;
+    while (Date.now() < deadline) {
+        const box = await squiggle.boundingBox({ timeout: 1000 }).catch(() => null);
+        if (box && box.width > 0) {
+            return { x: box.x + box.width / 2, y: box.y + box.height / 2 };
+        }
+        await page.waitForTimeout(200);
+    }
+    throw new Error('no visible squiggle');
+}
+
+async function runCommand(title) {
+    await page.keyboard.press('F1');
+    const input = page.locator('.quick-input-widget input');
+    await input.waitFor({ state: 'visible', timeout: 10000 });
+    await input.fill(`>${title}`);
+    const row = page.locator('.quick-input-widget .monaco-list-row', { hasText: title }).first();
+    await row.waitFor({ state: 'visible', timeout: 10000 });
+    await page.keyboard.press('Enter');
+}
+
+async function frameText(needle, timeoutMs) {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+        for (const frame of page.frames()) {
+            const text = await frame.evaluate(() => document.body?.innerText ?? '').catch(() => '');
+            if (text.includes(needle)) {
+                return text;
+            }
+        }
+        await page.waitForTimeout(250);
+    }
+    throw new Error(`no frame shows "${needle}"`);
+}
+
+await step('workbench', async () => {
+    await page.goto(url);
+    await page.locator('.monaco-workbench').waitFor({ timeout: 60000 });
+    await page.locator('.explorer-folders-view, .explorer-viewlet').first().waitFor({ timeout: 60000 });
+});
+
+await step('open file', async () => {
+    await page.keyboard.press('Control+P');
+    const input = page.locator('.quick-input-widget input');
+    await input.waitFor({ state: 'visible', timeout: 15000 });
+    await input.fill(fileName);
+    await page.locator('.quick-input-widget .monaco-list-row', { hasText: fileName }).first()
+        .waitFor({ timeout: 15000 });
+    await page.keyboard.press('Enter');
+    await editor.locator('.view-lines').waitFor({ timeout: 15000 });
+    await page.waitForFunction(() => document.querySelector('.editor-instance .view-lines')?.textContent?.includes('.values'),
+        null, { timeout: 15000 });
+});
+
+await step('status bar ready', async () => {
+    const item = page.locator('.statusbar-item', { hasText: 'Spark' }).first();
+    await item.waitFor({ timeout: 60000 });
+    await page.waitForFunction(() => [...document.querySelectorAll('.statusbar-item')]
+        .some((e) => e.textContent?.includes('Spark') && e.querySelector('.codicon-check')), null, { timeout: 60000 });
+    report.statusBar = { text: (await item.innerText()).trim(), label: await item.getAttribute('aria-label') };
+});
+
+await step('diagnostic', async () => {
+    await squiggle.waitFor({ timeout: 60000 });
+    report.squiggleClass = await squiggle.getAttribute('class');
+    await page.keyboard.press('Control+Shift+M');
+    const marker = page.locator('.markers-panel .monaco-list-row', { hasText: code }).first();
+    await marker.waitFor({ timeout: 20000 });
+    report.problems = (await page.locator('.markers-panel .monaco-list-row').allInnerTexts()).map((t) => t.replace(/\s+/g, ' ').trim());
+    const badge = page.locator('.panel .composite-bar .badge-content, .part.panel .badge .badge-content').first();
+    report.problemsBadge = await badge.innerText().catch(() => null);
+    report.problemsStatus = await page.locator('.statusbar-item[id="status.problems"]').getAttribute('aria-label').catch(() => null);
+    await shot('1-diagnostic');
+});
+
+await step('hover', async () => {
+    const at = await squiggleCenter();
+    await page.mouse.move(at.x, at.y);
+    const hover = page.locator('.monaco-hover:not(.hidden)', { hasText: code }).first();
+    await hover.waitFor({ state: 'visible', timeout: 20000 });
+    await page.waitForTimeout(300); // let the markdown finish rendering for the screenshot
+    report.hover = await hover.innerText();
+    await shot('2-hover');
+});
+
+await step('explain command', async () => {
+    const at = await squiggleCenter();
+    await page.mouse.click(at.x, at.y);
+    await page.keyboard.press('Escape');
+    await runCommand('Spark: Explain This Finding');
+    report.explain = await frameText('Why:', 30000);
+    await page.waitForTimeout(500);
+    await shot('3-explain');
+    await page.keyboard.press('Control+K');
+    await page.keyboard.press('W'); // close the preview group's editors
+});
+
+await step('settings change', async () => {
+    // Disabling the code in the workspace settings hides the finding (applied live, no restart);
+    // removing that setting brings it back.
+    const folder = join(workspace, '.vscode');
+    mkdirSync(folder, { recursive: true });
+    writeFileSync(join(folder, 'settings.json'), JSON.stringify({ 'spark.disabledCodes': [code] }));
+    await page.waitForFunction(() => !document.querySelector('.editor-instance [class*="squiggly-"]'), null, { timeout: 30000 });
+    rmSync(folder, { recursive: true });
+    await squiggle.waitFor({ timeout: 30000 });
+});
+
+await step('restart command', async () => {
+    await runCommand('Spark: Restart Server');
+    await page.waitForTimeout(500);
+    await page.waitForFunction(() => [...document.querySelectorAll('.statusbar-item')]
+        .some((e) => e.textContent?.includes('Spark') && e.querySelector('.codicon-check')), null, { timeout: 60000 });
+    await squiggle.waitFor({ timeout: 30000 });
+});
+
+await step('search docs command', async () => {
+    await runCommand('Spark: Search Docs');
+    const input = page.locator('.quick-input-widget input');
+    await input.waitFor({ state: 'visible', timeout: 10000 });
+    await input.fill(searchQuery);
+    await page.keyboard.press('Enter');
+    // Results in a quick pick; or a message (no `spark search` in this Spark, no knowledge base).
+    const toast = page.locator('.notifications-toasts .notification-toast', { hasText: 'Spark:' })
+        .filter({ hasNotText: 'searching the docs' }).first();
+    const results = page.locator('.quick-input-widget .monaco-list-row').first();
+    await Promise.race([toast.waitFor({ timeout: 90000 }), results.waitFor({ timeout: 90000 })]);
+    await page.waitForTimeout(300);
+    if (await results.isVisible()) {
+        report.search = { results: (await page.locator('.quick-input-widget .monaco-list-row').allInnerTexts())
+            .map((t) => t.replace(/\s+/g, ' ').trim()) };
+        await shot('7-search');
+        await page.keyboard.press('Enter'); // open the first hit
+        report.search.preview = await frameText(searchExpect, 30000);
+        await page.waitForTimeout(300);
+        await shot('7-search-preview');
+        await page.keyboard.press('Control+K');
+        await page.keyboard.press('W');
+    } else {
+        report.search = { message: (await toast.innerText()).replace(/\s+/g, ' ').trim() };
+        await shot('7-search');
+        await toast.hover();
+        await toast.locator('.codicon-notifications-clear, .codicon-close').first().click().catch(() => {});
+    }
+});
+
+await step('quick fix', async () => {
+    const at = await squiggleCenter();
+    await page.mouse.click(at.x, at.y);
+    await page.keyboard.press('Control+.');
+    const menu = page.locator('.action-widget');
+    await menu.waitFor({ state: 'visible', timeout: 20000 });
+    const fix = menu.locator('.monaco-list-row', { hasText: `${code}:` }).first();
+    await fix.waitFor({ timeout: 20000 });
+    report.codeActions = (await menu.locator('.monaco-list-row').allInnerTexts()).map((t) => t.trim()).filter(Boolean);
+    await shot('4-quickfix-menu');
+    // The menu is keyboard-driven (a pointer block covers it until the mouse moves): walk to the
+    // fix and press Enter, as a user does.
+    for (let i = 0; i < 8; i++) {
+        const focused = await menu.locator('.monaco-list-row.focused').getAttribute('aria-label').catch(() => null);
+        if (focused?.startsWith(`${code}:`)) {
+            break;
+        }
+        await page.keyboard.press('ArrowDown');
+    }
+    report.chosenAction = await menu.locator('.monaco-list-row.focused').getAttribute('aria-label');
+    await page.keyboard.press('Enter');
+    await page.waitForFunction((text) => document.querySelector('.editor-instance .view-lines')?.textContent
+        ?.replace(/\u00a0/g, ' ').includes(text), fixed, { timeout: 20000 });
+});
+
+await step('save', async () => {
+    await page.keyboard.press('Control+S');
+    await page.waitForFunction(() => !document.querySelector('.tabs-container .tab.active.dirty'), null, { timeout: 20000 });
+    await page.waitForFunction(() => !document.querySelector('.editor-instance [class*="squiggly-"]'), null, { timeout: 20000 });
+    report.editorText = (await editor.locator('.view-lines').innerText()).replace(/\u00a0/g, ' ');
+    await shot('5-fixed');
+});
+
+await step('team stats command', async () => {
+    await runCommand("Spark: Show My Team's Stats");
+    report.stats = await frameText('Suggestions and what happened', 30000);
+    await page.waitForTimeout(500);
+    await shot('6-stats');
+});
+
+save();
+await browser.close();

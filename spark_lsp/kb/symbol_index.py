@@ -1,0 +1,177 @@
+"""Fuzzy matching of symbol names (rapidfuzz): `DataFrame.srot_values`, `np.argsrot`, `sort_values`.
+
+The index holds every public name of the chosen library versions (canonical names and aliases)
+and matches the identifiers a query contains against whole names, their last two components
+(`DataFrame.sort_values`) or their last one (`sort_values`). Plain words count only when they are
+exactly a name (`merge`, `groupby`), and weakly: prose should not outvote identifiers.
+"""
+
+from __future__ import annotations
+
+import keyword
+import re
+from dataclasses import dataclass, field
+
+import duckdb
+from rapidfuzz import fuzz, process
+
+_Key = tuple[str, str, str]  # library, version, object
+
+# Module aliases as code usually writes them.
+MODULE_ALIASES = {"pd": "pandas", "np": "numpy", "plt": "matplotlib.pyplot", "mpl": "matplotlib",
+                  "tf": "tensorflow", "sp": "scipy", "dd": "dask.dataframe", "da": "dask.array",
+                  "nn": "torch.nn", "F": "torch.nn.functional", "sk": "sklearn"}
+# Words that point a query at a library (ties between pandas and Dask `sort_values`, ...).
+LIBRARY_HINTS = {
+    "pandas": "pandas", "pd": "pandas", "dataframe": "pandas", "df": "pandas", "series": "pandas",
+    "numpy": "numpy", "np": "numpy", "ndarray": "numpy", "array": "numpy", "arrays": "numpy",
+    "scipy": "scipy", "sparse": "scipy", "sklearn": "sklearn", "scikit": "sklearn",
+    "matplotlib": "matplotlib", "plt": "matplotlib", "plot": "matplotlib", "pyplot": "matplotlib",
+    "torch": "torch", "pytorch": "torch", "tensor": "torch", "tensorflow": "tensorflow",
+    "tf": "tensorflow", "keras": "keras", "dask": "dask", "dd": "dask",
+}
+# Classes whose members most queries mean when a member name is shared (`sort_values`).
+PREFERRED_OWNERS = ("pandas.DataFrame", "pandas.Series", "numpy", "numpy.ndarray", "torch",
+                    "torch.Tensor", "tensorflow", "matplotlib.pyplot", "pandas", "scipy")
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
+_NOT_SYMBOLS = set(keyword.kwlist) | {
+    "print", "range", "len", "list", "dict", "str", "int", "float", "bool", "tuple", "set",
+    "None", "True", "False", "self", "result", "results", "data", "value", "values", "example",
+    "output", "input", "expected", "solution", "code", "following", "would", "like", "want",
+    "using", "number", "column", "columns", "row", "rows", "index",
+}
+MAX_TERMS = 20
+WORD_WEIGHT = 0.6  # an exact plain-word name counts this much of an identifier match
+
+
+@dataclass
+class QueryTerms:
+    identifiers: list[str] = field(default_factory=list)  # sort_values, DataFrame.srot_values
+    words: list[str] = field(default_factory=list)  # merge, groupby (exact names only)
+    hints: set[str] = field(default_factory=set)  # libraries the query points at
+
+
+def _looks_like_identifier(token: str) -> bool:
+    return ("_" in token.strip("_") or "." in token or any(c.isdigit() for c in token)
+            or (token[:1].islower() and any(c.isupper() for c in token[1:]))
+            or (token[:1].isupper() and any(c.islower() for c in token)
+                and sum(c.isupper() for c in token) >= 2))
+
+
+def query_terms(query: str) -> QueryTerms:
+    terms = QueryTerms()
+    seen: set[str] = set()
+    for token in _IDENT.findall(query):
+        token = token.strip(".")
+        low = token.lower()
+        head = token.split(".")[0]
+        if head in LIBRARY_HINTS or head.lower() in LIBRARY_HINTS:
+            terms.hints.add(LIBRARY_HINTS.get(head, LIBRARY_HINTS.get(head.lower(), "")))
+        if token in seen or len(token) < 3 or token in _NOT_SYMBOLS or low in _NOT_SYMBOLS:
+            continue
+        seen.add(token)
+        if _looks_like_identifier(token):
+            if len(terms.identifiers) < MAX_TERMS:
+                terms.identifiers.append(token)
+        elif len(token) >= 4 and len(terms.words) < MAX_TERMS:
+            terms.words.append(low)
+    terms.hints.discard("")
+    return terms
+
+
+class SymbolIndex:
+    """Names of the chosen library versions, ready for exact and fuzzy lookups."""
+
+    def __init__(self, entries: list[tuple[str, _Key, str]]) -> None:
+        # entries: (public name, key of the object it names, kind)
+        self.names = [name for name, _, _ in entries]
+        self.keys = [key for _, key, _ in entries]
+        self.kinds = [kind for _, _, kind in entries]
+        self.roots = {name.split(".")[0] for name in self.names}
+        self._full = self._group(self.names, 0)
+        self._tail2 = self._group(self.names, 2)
+        self._tail1 = self._group(self.names, 1)
+        self._choices = {"full": list(self._full), "tail2": list(self._tail2),
+                         "tail1": list(self._tail1)}
+
+    @staticmethod
+    def _group(names: list[str], parts: int) -> dict[str, list[int]]:
+        out: dict[str, list[int]] = {}
+        for i, name in enumerate(names):
+            key = ".".join(name.split(".")[-parts:]) if parts else name
+            out.setdefault(key.lower(), []).append(i)
+        return out
+
+    @classmethod
+    def load(cls, con: duckdb.DuckDBPyConnection, versions: dict[str, str]) -> SymbolIndex:
+        scope = [f"{lib}\x1f{v}" for lib, v in versions.items()]
+        rows = con.execute(
+            "SELECT library, version, object, kind, aliases FROM doc_objects WHERE "
+            "list_contains(?, library || chr(31) || version)", [scope]).fetchall()
+        entries: list[tuple[str, _Key, str]] = []
+        for library, version, obj, kind, aliases in rows:
+            key = (library, version, obj)
+            entries.append((obj, key, kind))
+            entries += [(alias, key, kind) for alias in aliases or []]
+        return cls(entries)
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    # -- matching ---------------------------------------------------------------------------
+    def _lookup(self, table: str, term: str, cutoff: float) -> list[tuple[int, float]]:
+        groups = {"full": self._full, "tail2": self._tail2, "tail1": self._tail1}[table]
+        low = term.lower()
+        if low in groups:
+            return [(i, 100.0) for i in groups[low]]
+        if len(low) < 5:
+            return []
+        found = []
+        for choice, score, _ in process.extract(low, self._choices[table], scorer=fuzz.ratio,
+                                                limit=5, score_cutoff=cutoff):
+            found += [(i, float(score)) for i in groups[choice]]
+        return found
+
+    def _matches(self, term: str) -> list[tuple[int, float]]:
+        parts = term.split(".")
+        if parts[0] in MODULE_ALIASES:
+            parts = MODULE_ALIASES[parts[0]].split(".") + parts[1:]
+        if len(parts) == 1:
+            return self._lookup("tail1", parts[0], 85)
+        if parts[0] in self.roots:
+            found = self._lookup("full", ".".join(parts), 88)
+            if found:
+                return found
+        if parts[0][:1].isupper():  # DataFrame.srot_values: a class and its member
+            found = self._lookup("tail2", ".".join(parts[-2:]), 85)
+            if found:
+                return found
+        # df.groupby, x.reshape: the receiver is a variable; its member is what matters
+        return [(i, s * 0.9) for i, s in self._lookup("tail1", parts[-1], 85)]
+
+    def match(self, terms: QueryTerms, *, library: str | None = None, limit: int = 50
+              ) -> list[tuple[_Key, float]]:
+        """Best objects for the query's identifiers (and exact plain-word names), best first."""
+        best: dict[_Key, float] = {}
+        for term, weight in [(t, 1.0) for t in terms.identifiers] + \
+                [(w, WORD_WEIGHT) for w in terms.words]:
+            matches = self._matches(term) if weight == 1.0 else \
+                [(i, 100.0) for i in self._tail1.get(term, [])]
+            for i, score in matches:
+                key = self.keys[i]
+                if library is not None and key[0] != library:
+                    continue
+                value = score * weight
+                if value > best.get(key, 0.0):
+                    best[key] = value
+        ranked = sorted(best, key=lambda key: (-best[key], -self._prior(key, terms.hints),
+                                               len(key[2]), key))
+        return [(key, best[key] / 100.0) for key in ranked[:limit]]
+
+    @staticmethod
+    def _prior(key: _Key, hints: set[str]) -> int:
+        owner = key[2].rsplit(".", 1)[0]
+        prior = 100 if key[0] in hints else 0
+        if owner in PREFERRED_OWNERS:
+            prior += len(PREFERRED_OWNERS) - PREFERRED_OWNERS.index(owner)
+        return prior

@@ -1,0 +1,325 @@
+"""The language server: session state on `SparkServer`, and short LSP handlers wired to it.
+
+Handlers read state, call the core (analysis, outcomes, hover and action builders) and convert;
+each is `guarded`, so one failing feature logs, tells the user once, and the server keeps going.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from concurrent.futures import Future, ThreadPoolExecutor
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from lsprotocol import types
+from pygls.capabilities import get_capability
+from pygls.exceptions import FeatureRequestError, JsonRpcInvalidParams
+from pygls.lsp.server import LanguageServer
+from pygls.uris import to_fs_path
+
+from spark_lsp import __version__
+from spark_lsp.analysis import Analyzer, Card, installed_versions
+from spark_lsp.check import make_analyzer
+from spark_lsp.config import Settings, spark_home
+from spark_lsp.kb.traces import Trace
+from spark_lsp.server import actions
+from spark_lsp.server.documents import DocumentStore, refresh
+from spark_lsp.server.errors import guarded
+from spark_lsp.server.hover import hover_text
+from spark_lsp.server.outcomes import OutcomeTracker, TraceSink
+from spark_lsp.server.settings import (
+    SECTION,
+    analysis_options,
+    client_name,
+    resolve_settings,
+)
+from spark_lsp.server.workspace import LspWorkspace
+
+log = logging.getLogger(__name__)
+
+
+class SparkServer(LanguageServer):
+    """pygls server plus Spark's session: settings, analyzer, documents, trace journal."""
+
+    def __init__(self) -> None:
+        super().__init__("spark", __version__,
+                         text_document_sync_kind=types.TextDocumentSyncKind.Incremental)
+        self.settings = Settings()
+        self.analyzer: Analyzer = Analyzer([])
+        self.cards: dict[str, Card] = {}
+        self.card_problems: list[str] = []
+        self.documents = DocumentStore()
+        self.session_ignore: set[str] = set()
+        self.generation = 0  # bumped when settings change: in-flight analyses become stale
+        self.client = "unknown"
+        self.root: Path | None = None
+        self.init_options: Any = None
+        self.configuration: Any = None
+        self.analysis_executor = ThreadPoolExecutor(1, thread_name_prefix="spark-analysis")
+        self.journal_executor = ThreadPoolExecutor(1, thread_name_prefix="spark-journal")
+        self.sink = TraceSink(spark_home)
+        self._versions: dict[str, str] = {}
+        self._reported: set[str] = set()
+        self._trackers: dict[str, OutcomeTracker] = {}
+        # Traces wait here until the editor's configuration is known: it may turn tracing off.
+        self._held: list[Trace] | None = []
+
+    # -- client facts ------------------------------------------------------------------------
+    @property
+    def encoding(self) -> str:
+        return str(self.workspace.position_encoding or types.PositionEncodingKind.Utf16)
+
+    def client_supports(self, path: str) -> bool:
+        return bool(get_capability(self.client_capabilities, path, False))
+
+    # -- messages ------------------------------------------------------------------------------
+    def show(self, message: str, kind: types.MessageType = types.MessageType.Info) -> None:
+        self.window_show_message(types.ShowMessageParams(type=kind, message=message))
+
+    def report_failure(self, feature: str, error: BaseException) -> None:
+        """Tell the user the first time a feature fails; the log has every failure."""
+        if feature in self._reported:
+            return
+        self._reported.add(feature)
+        self.show(f"Spark: {feature.replace('_', ' ')} failed ({type(error).__name__}: {error}). "
+                  "Spark keeps running; details are in its log.", types.MessageType.Error)
+
+    def report_server_error(self, error: Exception, source: Any) -> None:
+        if source is FeatureRequestError:
+            return  # the client already has the error as the response to its request
+        log.error("protocol error (%s): %s", getattr(source, "__name__", source), error)
+        self.report_failure("message handling", error)
+
+    # -- settings ------------------------------------------------------------------------------
+    def start_session(self, params: types.InitializeParams) -> None:
+        self.client = client_name(params.client_info.name if params.client_info else None)
+        root = self.workspace.root_path or next(
+            (to_fs_path(f.uri) for f in self.workspace.folders.values()), None)
+        self.root = Path(root) if root else None
+        self.init_options = params.initialization_options
+        self.settings = resolve_settings(self.root, self.init_options, None, self.client)
+        self.analyzer, self.cards, self.card_problems = make_analyzer(self.settings)
+        self._versions = {**installed_versions(), **self.settings.versions}
+
+    def update_settings(self, configuration: Any) -> None:
+        """New editor configuration: re-resolve settings, republish if anything changed."""
+        self.configuration = configuration
+        settings = resolve_settings(self.root, self.init_options, configuration, self.client)
+        if settings == self.settings:
+            return
+        if (settings.cards, settings.versions) != (self.settings.cards, self.settings.versions):
+            self.analyzer, self.cards, self.card_problems = make_analyzer(settings)
+            self._versions = {**installed_versions(), **settings.versions}
+        self.settings = settings
+        self.apply_options()
+
+    def apply_options(self) -> None:
+        # A fresh Analyzer over the same compiled cards: it memoises which codes are active.
+        self.analyzer = Analyzer(self.analyzer.cards,
+                                 analysis_options(self.settings, self._versions, self.session_ignore))
+        self.generation += 1
+        self.republish()
+
+    def republish(self) -> None:
+        for state in self.documents:
+            self.documents.schedule(state, partial(refresh, self, state.uri, 0))
+
+    async def pull_configuration(self) -> None:
+        try:
+            if not self.client_supports("workspace.configuration"):
+                return
+            result = await self.workspace_configuration_async(types.ConfigurationParams(items=[
+                types.ConfigurationItem(section=SECTION, scope_uri=self.workspace.root_uri)]))
+            self.update_settings(result[0] if result else None)
+        finally:
+            held, self._held = self._held, None
+            if held:
+                self.record(held)
+
+    def disable_code(self, code: str) -> None:
+        self.session_ignore.add(code)
+        self.apply_options()
+        if self.root is not None and (self.root / "pyproject.toml").is_file():
+            self.show(f"Spark: {code} is disabled until the editor restarts. To keep it disabled "
+                      f'in this project, add `ignore = ["{code}"]` under `[tool.spark]` in '
+                      "pyproject.toml.")
+
+    # -- traces --------------------------------------------------------------------------------
+    def versions_for(self, code: str) -> dict[str, str]:
+        card = self.cards.get(code)
+        libraries = card.libraries if card else {}
+        return {lib: self._versions[lib] for lib in libraries if lib in self._versions}
+
+    def tracker(self, uri: str) -> OutcomeTracker:
+        """The document's outcomes this session (kept across close and reopen)."""
+        if uri not in self._trackers:
+            self._trackers[uri] = OutcomeTracker(uri, self.client, self.versions_for)
+        return self._trackers[uri]
+
+    def record(self, traces: list[Trace]) -> None:
+        """Append traces to the journal in a worker thread (when trace recording is on)."""
+        if not traces or not self.settings.trace:
+            return
+        if self._held is not None:
+            self._held += traces
+            return
+        future = self.journal_executor.submit(self.sink.write, traces)
+        loop = asyncio.get_running_loop()
+
+        def written(f: Future[None]) -> None:
+            error = f.exception()
+            if error is not None:
+                log.warning("cannot write the trace journal: %s", error)
+                try:
+                    loop.call_soon_threadsafe(self._journal_failed, error)
+                except RuntimeError:  # the loop has closed: the server is exiting
+                    pass
+
+        future.add_done_callback(written)
+
+    def _journal_failed(self, error: BaseException) -> None:
+        if "journal" not in self._reported:
+            self._reported.add("journal")
+            self.show(f"Spark cannot record traces in {spark_home()}: {error}",
+                      types.MessageType.Warning)
+
+    def settle_all(self) -> None:
+        """Decide pending corrections of every document and write them now."""
+        traces, self._held = list(self._held or []), None
+        for state in self.documents:
+            if state.latest is not None:
+                traces += state.outcomes.settle(state.latest.text, state.latest.findings)
+        if traces and self.settings.trace:
+            try:
+                self.sink.write(traces)
+            except OSError as exc:
+                log.warning("cannot write the trace journal: %s", exc)
+
+    def shutdown(self) -> None:
+        super().shutdown()
+        self.analysis_executor.shutdown(wait=False, cancel_futures=True)
+        self.journal_executor.shutdown(wait=True)
+
+
+def create_server() -> SparkServer:
+    server = SparkServer()
+
+    @server.feature(types.INITIALIZE)
+    @guarded("initialize")
+    def initialize(ls: SparkServer, params: types.InitializeParams) -> None:
+        # pygls built the workspace just before calling us; ours breaks lines like the client.
+        ls.protocol._workspace = LspWorkspace.like(ls.workspace)
+        ls.start_session(params)
+
+    @server.feature(types.INITIALIZED)
+    @guarded("configuration")
+    async def initialized(ls: SparkServer, params: types.InitializedParams) -> None:
+        if ls.card_problems:
+            ls.show(f"Spark skipped {len(ls.card_problems)} practice card(s) with errors; "
+                    "see its log.", types.MessageType.Warning)
+        await ls.pull_configuration()
+
+    @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
+    @guarded("configuration")
+    async def did_change_configuration(ls: SparkServer,
+                                       params: types.DidChangeConfigurationParams) -> None:
+        if ls.client_supports("workspace.configuration"):
+            await ls.pull_configuration()
+        else:
+            ls.update_settings(params.settings)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
+    @guarded("diagnostics")
+    def did_open(ls: SparkServer, params: types.DidOpenTextDocumentParams) -> None:
+        uri = params.text_document.uri
+        state = ls.documents.open(uri, ls.tracker(uri))
+        ls.documents.schedule(state, lambda: refresh(ls, uri, 0))
+
+    @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
+    @guarded("diagnostics")
+    def did_change(ls: SparkServer, params: types.DidChangeTextDocumentParams) -> None:
+        uri = params.text_document.uri
+        state = ls.documents.get(uri)
+        if state is not None:
+            delay = ls.settings.debounce_ms / 1000
+            ls.documents.schedule(state, lambda: refresh(ls, uri, delay))
+
+    @server.feature(types.TEXT_DOCUMENT_DID_SAVE)
+    @guarded("diagnostics")
+    def did_save(ls: SparkServer, params: types.DidSaveTextDocumentParams) -> None:
+        uri = params.text_document.uri
+        state = ls.documents.get(uri)
+        if state is not None:
+            ls.documents.schedule(state, lambda: refresh(ls, uri, 0, settle=True))
+
+    @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
+    @guarded("diagnostics")
+    def did_close(ls: SparkServer, params: types.DidCloseTextDocumentParams) -> None:
+        uri = params.text_document.uri
+        state = ls.documents.close(uri)
+        if state is not None and state.latest is not None:
+            ls.record(state.outcomes.settle(state.latest.text, state.latest.findings))
+        ls.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri, diagnostics=[]))
+
+    @server.feature(types.TEXT_DOCUMENT_HOVER)
+    @guarded("hover")
+    def hover(ls: SparkServer, params: types.HoverParams) -> types.Hover | None:
+        uri = params.text_document.uri
+        state = ls.documents.get(uri)
+        if state is None:
+            return None
+        found = state.finding_at(ls.workspace.get_text_document(uri).version, params.position)
+        if found is None:
+            return None
+        finding, diagnostic, lines = found
+        formats = get_capability(ls.client_capabilities, "text_document.hover.content_format", [])
+        markdown = not formats or types.MarkupKind.Markdown in formats
+        text = hover_text(finding, ls.cards.get(finding.code), lines, markdown)
+        kind = types.MarkupKind.Markdown if markdown else types.MarkupKind.PlainText
+        return types.Hover(contents=types.MarkupContent(kind=kind, value=text),
+                           range=diagnostic.range)
+
+    @server.feature(types.TEXT_DOCUMENT_CODE_ACTION,
+                    types.CodeActionOptions(code_action_kinds=[types.CodeActionKind.QuickFix]))
+    @guarded("code_actions")
+    def code_action(ls: SparkServer, params: types.CodeActionParams) -> list[types.CodeAction] | None:
+        uri = params.text_document.uri
+        state = ls.documents.get(uri)
+        if state is None or state.latest is None or not actions.wants_quickfix(params.context.only):
+            return None
+        doc = ls.workspace.get_text_document(uri)
+        index = state.index(doc.version, lambda: doc.source, ls.encoding)
+        document_changes = ls.client_supports("workspace.workspace_edit.document_changes")
+        return actions.code_actions(uri, list(params.context.diagnostics), index, doc.version,
+                                    document_changes, state.data_for) or None
+
+    @server.command(actions.RECORD_OUTCOME)
+    @guarded("record_outcome")
+    def record_outcome(ls: SparkServer, *args: Any) -> dict[str, Any]:
+        try:
+            a = actions.outcome_argument(args)
+        except ValueError as exc:
+            raise JsonRpcInvalidParams(str(exc)) from None
+        trace = ls.tracker(a.uri).resolve(a.outcome, a.code, a.fingerprint, a.line, a.before,
+                                          a.after)
+        ls.record([trace])
+        return {"recorded": bool(ls.settings.trace)}
+
+    @server.command(actions.DISABLE_CODE)
+    @guarded("disable_code")
+    def disable_code(ls: SparkServer, *args: Any) -> dict[str, Any]:
+        try:
+            code = actions.code_argument(args)
+        except ValueError as exc:
+            raise JsonRpcInvalidParams(str(exc)) from None
+        ls.disable_code(code)
+        return {"disabled": sorted(ls.session_ignore)}
+
+    @server.feature(types.SHUTDOWN)
+    @guarded("shutdown")
+    def on_shutdown(ls: SparkServer, params: Any) -> None:
+        ls.settle_all()
+
+    return server
