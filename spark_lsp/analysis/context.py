@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from ast_grep_py import SgNode
 
-from spark_lsp.analysis.source import Block, parse_block, split_blocks
+from spark_lsp.analysis.source import Block, normalize_breaks, parse_block, split_blocks
 from spark_lsp.analysis.types import ModuleFacts, TypeInference, collect_facts, qualified_name
 
 # Module aliases a fix template may use as $PD, $NP, ...; added as imports when missing.
@@ -35,6 +35,7 @@ class FileContext:
 
     @classmethod
     def from_text(cls, text: str) -> "FileContext":
+        text = normalize_breaks(text)
         blocks = split_blocks(text)
         facts = collect_facts(blocks)
         return cls(text, blocks, facts, TypeInference(facts), text.split("\n"))

@@ -101,12 +101,12 @@ def offset_of(text: str, line_starts: list[int], pos: Position) -> int:
     return min(line_starts[pos.line] + pos.column, len(text))
 
 
+_BREAK = re.compile(r"\r\n|\r|\n")
+
+
 def line_starts(text: str) -> list[int]:
-    starts = [0]
-    for i, ch in enumerate(text):
-        if ch == "\n":
-            starts.append(i + 1)
-    return starts
+    """Offsets where lines start; lines break at \\r\\n, \\r and \\n (as LSP and Python)."""
+    return [0] + [m.end() for m in _BREAK.finditer(text)]
 
 
 def apply_edits(text: str, edits: list[Edit]) -> str:

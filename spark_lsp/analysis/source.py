@@ -70,6 +70,15 @@ def _scan_line(line: str, depth: int, quote: str | None) -> tuple[int, str | Non
     return depth, quote
 
 
+_LONE_CR = re.compile(r"\r(?!\n)")
+
+
+def normalize_breaks(text: str) -> str:
+    """Lone `\\r` line breaks become `\\n` (one character for one, so every offset and column
+    is kept): tree-sitter counts rows at `\\n` only, LSP clients and Python also at `\\r`."""
+    return _LONE_CR.sub("\n", text) if "\r" in text else text
+
+
 def split_lines(text: str) -> list[str]:
     """Lines ending at "\n" only (as tree-sitter and LSP count them; not form feeds or U+2028)."""
     parts = text.split("\n")

@@ -1,9 +1,9 @@
 """Between analysis data and LSP types: positions, diagnostics, text edits.
 
-Findings count lines the way `str.splitlines()` does and columns in code points. LSP clients
-break lines only at `\\r\\n`, `\\r` and `\\n`, and count columns in the negotiated position
-encoding (UTF-16 unless the client offered UTF-8 or UTF-32). `LineIndex` goes through absolute
-offsets so both models agree even for text with form feeds or U+2028 in it.
+Findings count lines as LSP clients (and Python) do, breaking at `\\r\\n`, `\\r` and `\\n`
+only (not at form feeds or U+2028), and columns in code points. Clients count columns in the
+negotiated position encoding (UTF-16 unless the client offered UTF-8 or UTF-32). `LineIndex`
+goes through absolute offsets.
 """
 
 from __future__ import annotations
@@ -24,9 +24,6 @@ SEVERITY = {
     "hint": types.DiagnosticSeverity.Hint,
 }
 _LSP_BREAK = re.compile(r"\r\n|\r|\n")
-# what str.splitlines() also treats as a line break
-_PY_BREAK = re.compile(r"\r\n|[\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]")
-_EXOTIC_BREAK = re.compile(r"[\v\f\x1c\x1d\x1e\x85\u2028\u2029]")
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
@@ -61,10 +58,7 @@ class LineIndex:
         self.text = text
         self.encoding = encoding
         self._lsp_starts = [0] + [m.end() for m in _LSP_BREAK.finditer(text)]
-        if _EXOTIC_BREAK.search(text):
-            self._py_starts = [0] + [m.end() for m in _PY_BREAK.finditer(text)]
-        else:
-            self._py_starts = self._lsp_starts
+        self._py_starts = self._lsp_starts  # the analyser counts lines as the client does
 
     # -- analyser model -> offsets ----------------------------------------------------------
     def offset(self, pos: Position) -> int:
