@@ -187,7 +187,8 @@ def test_vscode_end_to_end(tmp_path: Path, spark_home: Path) -> None:
                      "SPARK_TEST_CODE": CODE, "SPARK_TEST_FIXED": "données = df.to_numpy()",
                      "CHROMIUM": str(browser),
                      "SPARK_TEST_WORKSPACE": str(root),
-                     "SPARK_TEST_SEARCH": "safe_load untrusted", "SPARK_TEST_SEARCH_EXPECT": "yaml."}
+                     "SPARK_TEST_SEARCH": "safe_load untrusted",
+                     "SPARK_TEST_SEARCH_EXPECT": "yaml."}
         done = subprocess.run(["node", str(DRIVER)], check=False, cwd=EXTENSION, env=drive_env,
                               capture_output=True, text=True, timeout=300)
         timings["drive"] = time.monotonic() - step

@@ -96,7 +96,9 @@ function hitMarkdown(hit: DocHit): string {
     const where = [hit.library, hit.version].filter(Boolean).join(' ');
     const lines = [`# \`${hit.object ?? '?'}\``, `${where}${hit.kind ? ` · ${hit.kind}` : ''}${hit.section ? ` · ${hit.section}` : ''}`];
     if (hit.text) {
-        lines.push('', hit.text);
+        // Docstrings (numpydoc underlines, doctest prompts) read as written, not as markdown.
+        const fence = hit.text.includes('```') ? '~~~~' : '```';
+        lines.push('', `${fence}text`, hit.text, fence);
     }
     if (hit.url) {
         lines.push('', `[Documentation](${hit.url})`);
@@ -112,7 +114,8 @@ export async function searchDocs(session: SparkSession, previews: Previews): Pro
         return;
     }
     const editor = vscode.window.activeTextEditor;
-    const word = editor ? editor.document.getText(editor.document.getWordRangeAtPosition(editor.selection.active)) : '';
+    const wordRange = editor?.document.getWordRangeAtPosition(editor.selection.active);
+    const word = editor && wordRange ? editor.document.getText(wordRange) : '';
     const query = await vscode.window.showInputBox({
         title: 'Spark: Search Docs',
         prompt: 'Documentation of the library versions installed in your environment',

@@ -88,7 +88,8 @@ async function runCommand(title) {
 async function frameText(needle, timeoutMs) {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
-        for (const frame of page.frames()) {
+        // Webviews (markdown previews) only: the workbench itself shows titles like "SPK001.md".
+        for (const frame of page.frames().filter((f) => f !== page.mainFrame())) {
             const text = await frame.evaluate(() => document.body?.innerText ?? '').catch(() => '');
             if (text.includes(needle)) {
                 return text;
@@ -96,7 +97,7 @@ async function frameText(needle, timeoutMs) {
         }
         await page.waitForTimeout(250);
     }
-    throw new Error(`no frame shows "${needle}"`);
+    throw new Error(`no webview shows "${needle}"`);
 }
 
 await step('workbench', async () => {
