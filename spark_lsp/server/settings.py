@@ -87,7 +87,8 @@ def client_name(name: str | None) -> str:
         return "unknown"
     lowered = name.lower()
     for needle, short in (("visual studio code", "vscode"), ("vscode", "vscode"),
-                          ("code - oss", "vscode"), ("vscodium", "vscode"), ("cursor", "cursor"),
+                          ("code - oss", "vscode"), ("vscodium", "vscode"),
+                          ("code-server", "vscode"), ("eglot", "emacs"), ("cursor", "cursor"),
                           ("neovim", "neovim"), ("nvim", "neovim"), ("vim", "vim"),
                           ("emacs", "emacs"), ("helix", "helix"), ("zed", "zed"),
                           ("sublime", "sublime"), ("jupyter", "jupyterlab")):
