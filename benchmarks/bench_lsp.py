@@ -156,8 +156,8 @@ def Analyzer_fresh(text: str):
     from spark_lsp.check import make_analyzer
     from spark_lsp.config import Settings
 
-    from spark_lsp.analysis.source import parse_block
-    parse_block.cache_clear()
+    from spark_lsp.analysis.incremental import clear_shared_caches
+    clear_shared_caches()  # parse trees, block facts, block calls: nothing is reused
     analyzer, _, _ = make_analyzer(Settings())
     return analyzer.analyze(text)
 

@@ -43,8 +43,14 @@ def iter_python_files(paths: list[Path]) -> Iterator[Path]:
                         yield Path(root) / name
 
 
-def make_analyzer(settings: Settings) -> tuple[Analyzer, dict[str, Card], list[str]]:
+def make_analyzer(settings: Settings, memory_cards: list[Card] | None = None
+                  ) -> tuple[Analyzer, dict[str, Card], list[str]]:
+    """An analyzer over the seed cards, the settings' card folders and a team memory's cards
+    (a memory card reusing a built-in code is skipped: the built-in card wins)."""
     cards, problems = load_default_cards(settings.cards)
+    if memory_cards:
+        codes = {c.code for c in cards}
+        cards = cards + [c for c in memory_cards if c.code not in codes]
     options = AnalysisOptions(
         select=set(settings.select) if settings.select else None,
         ignore=set(settings.ignore),

@@ -36,6 +36,13 @@ class Settings:
     cards: list[str] = field(default_factory=list)  # extra folders of cards
     versions: dict[str, str] = field(default_factory=dict)  # override detected versions
     client: str = "unknown"
+    # team memory: `[tool.spark.memory] path`, `inbox`, `trusted_keys`, `trusted_keys_file`
+    memory_path: str = ""
+    memory_inbox: str = ""
+    trusted_keys: list[str] = field(default_factory=list)
+    trusted_keys_file: list[str] = field(default_factory=list)
+    # [tool.spark.llm]: base_url, model, api_key_env, timeout — nothing is sent without it
+    llm: dict[str, Any] = field(default_factory=dict)
 
     def merged(self, data: dict[str, Any] | None) -> "Settings":
         """A copy with values from a camelCase or snake_case mapping; unknown keys are logged."""
@@ -43,8 +50,13 @@ class Settings:
             return self
         known = {f.name for f in fields(self)}
         aliases = {"debounceMs": "debounce_ms", "enabledCodes": "select", "disabledCodes": "ignore",
-                   "traceRecording": "trace", "enable": None}
+                   "traceRecording": "trace", "enable": None, "memoryPath": "memory_path",
+                   "memoryInbox": "memory_inbox", "trustedKeys": "trusted_keys",
+                   "trustedKeysFile": "trusted_keys_file"}
         changes: dict[str, Any] = {}
+        if isinstance(data.get("memory"), dict):  # the `[tool.spark.memory]` table
+            data = {**{k: v for k, v in data.items() if k != "memory"},
+                    **{_MEMORY_KEYS[k]: v for k, v in data["memory"].items() if k in _MEMORY_KEYS}}
         for key, value in data.items():
             name = aliases.get(key, key)
             if name is None:
@@ -60,7 +72,7 @@ class Settings:
                     log.warning("ignoring unknown severities %s", sorted(bad))
                     value = {k: v for k, v in value.items() if v in SEVERITIES}
                 value = {**self.severity, **value}
-            if name in ("select", "ignore") and isinstance(value, str):
+            if name in ("select", "ignore", "trusted_keys_file") and isinstance(value, str):
                 value = [v.strip() for v in value.split(",") if v.strip()]
             changes[name] = value
         try:
@@ -68,6 +80,27 @@ class Settings:
         except TypeError as exc:
             log.warning("bad settings %s: %s", data, exc)
             return self
+
+
+_MEMORY_KEYS = {"path": "memory_path", "inbox": "memory_inbox", "trusted_keys": "trusted_keys",
+                "trusted_keys_file": "trusted_keys_file"}
+
+
+def _resolve_memory_paths(tool: dict[str, Any], folder: Path) -> dict[str, Any]:
+    """Relative paths of `[tool.spark.memory]` are relative to the pyproject.toml's folder."""
+    memory = tool.get("memory")
+    if not isinstance(memory, dict):
+        return tool
+    memory = dict(memory)
+    for key in ("path", "inbox"):
+        if isinstance(memory.get(key), str) and memory[key]:
+            memory[key] = str(folder / Path(memory[key]).expanduser())
+    files = memory.get("trusted_keys_file")
+    if isinstance(files, str):
+        files = [files]
+    if isinstance(files, list):
+        memory["trusted_keys_file"] = [str(folder / Path(str(f)).expanduser()) for f in files]
+    return {**tool, "memory": memory}
 
 
 def find_pyproject(start: Path) -> Path | None:
@@ -101,7 +134,11 @@ def load_settings(workspace: Path | None = None, editor: dict[str, Any] | None =
         except (OSError, tomllib.TOMLDecodeError) as exc:
             log.warning("cannot read %s: %s", user_file, exc)
     if workspace is not None:
-        settings = settings.merged(read_pyproject(find_pyproject(workspace)))
+        pyproject = find_pyproject(workspace)
+        tool = read_pyproject(pyproject)
+        if pyproject is not None:
+            tool = _resolve_memory_paths(tool, pyproject.parent)
+        settings = settings.merged(tool)
     env: dict[str, Any] = {}
     if os.environ.get("SPARK_SELECT"):
         env["select"] = os.environ["SPARK_SELECT"]

@@ -276,7 +276,12 @@ def load_cards(*dirs: Path) -> tuple[list[Card], list[CardProblem]]:
 
 def template_vars(template: str) -> list[tuple[str, bool]]:
     """Metavariables used in a template: (name, is_multi)."""
-    return [(m.group(1) or m.group(2), bool(m.group(1))) for m in _METAVAR.finditer(template)]
+    return list(_template_vars(template))
+
+
+@lru_cache(maxsize=4096)
+def _template_vars(template: str) -> tuple[tuple[str, bool], ...]:
+    return tuple((m.group(1) or m.group(2), bool(m.group(1))) for m in _METAVAR.finditer(template))
 
 
 def render(template: str, values: dict[str, str]) -> str:

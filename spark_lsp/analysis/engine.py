@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import logging
 import re
 from collections import OrderedDict
@@ -15,16 +14,25 @@ from ast_grep_py import SgNode
 
 from spark_lsp.analysis.cards import Card, FixSpec, Rule, apply_transforms, render, template_vars
 from spark_lsp.analysis.context import FileContext
-from spark_lsp.analysis.detectors import DETECTORS, DetectorMatch
+from spark_lsp.analysis.detectors import DETECTOR_INFO, DetectorMatch
+from spark_lsp.analysis.facts import EVERY
 from spark_lsp.analysis.findings import Finding, Position, Span
 from spark_lsp.analysis.fixes import build_fix, fix_keeps_parse
+from spark_lsp.analysis.incremental import (
+    BlockCache,
+    BlockResult,
+    Matches,
+    Reads,
+    numbered_state,
+    ranked_state,
+)
+from spark_lsp.analysis.prefilter import qualname_words, required_words
 from spark_lsp.analysis.source import Block, parse_block
 from spark_lsp.analysis.types import type_matches
 
 log = logging.getLogger(__name__)
 
 _IGNORE = re.compile(r"#\s*spark:\s*ignore(?:\[(?P<codes>[A-Z0-9,\s]+)\])?", re.IGNORECASE)
-_WORD = re.compile(r"(?<![$\w])[A-Za-z_]\w{2,}")
 MAX_FILE_CHARS = 5_000_000
 
 
@@ -51,113 +59,39 @@ class _CompiledRule:
     globs: tuple[str, ...] = ()
 
 
-def _rule_words(rule: object) -> set[str]:
-    """Words every block that can match this ast-grep rule must contain.
-
-    A pattern's literal identifiers must appear; so must those of `has`/`inside`/`precedes`/
-    `follows`/`all` sub-rules; `any` needs the words common to all its alternatives; `not`,
-    `kind` and `regex` say nothing.
-    """
-    if not isinstance(rule, dict):
-        return set()
-    words: set[str] = set()
-    pattern = rule.get("pattern")
-    if isinstance(pattern, str):
-        words |= set(_WORD.findall(pattern))
-    if isinstance(rule.get("regex"), str):
-        words |= _regex_words(rule["regex"])
-    elif isinstance(pattern, dict) and isinstance(pattern.get("context"), str):
-        words |= set(_WORD.findall(pattern["context"]))
-    for key in ("has", "inside", "precedes", "follows"):
-        words |= _rule_words(rule.get(key))
-    for sub in rule.get("all") or []:
-        words |= _rule_words(sub)
-    alternatives = rule.get("any")
-    if alternatives:
-        common = [_rule_words(sub) for sub in alternatives]
-        words |= set.intersection(*common) if common else set()
-    return words
-
-
-_REGEX_WORD = re.compile(r"^\^?([A-Za-z_]\w{2,})(?![\w*+?{|])")
-_REGEX_ALTERNATIVES = re.compile(r"^\^?\(\??:?([\w|]+)\)")
-
-
-def _regex_words(regex: str) -> set[str]:
-    """A literal word the text must contain for an anchored regex to match (or nothing)."""
-    m = _REGEX_WORD.match(regex)
-    if m:
-        return {m.group(1)}
-    m = _REGEX_ALTERNATIVES.match(regex)
-    if m:
-        common = os.path.commonprefix(m.group(1).split("|"))
-        if len(common) >= 3 and re.fullmatch(r"\w+", common):
-            return {common}
-    return set()
-
-
-def _regex_alternatives(regex: str) -> tuple[str, ...]:
-    """`^(apply|map)$` -> ("apply", "map"): the text must contain one of them."""
-    m = _REGEX_ALTERNATIVES.match(regex)
-    if m and regex.rstrip("$").endswith(")"):
-        alts = tuple(a for a in m.group(1).split("|"))
-        if all(len(a) >= 2 for a in alts):
-            return alts
-    return ()
-
-
-def _qualname_words(rule: Rule) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """Names one of which a block must contain: the literal last parts of the `qualname` globs
-    (`pandas.read_*` -> `read_`, and a file's aliases for them), or the alternatives of an
-    anchored constraint regex (`^(apply|map)$`). Returns (names, globs)."""
-    globs = tuple(g for gs in rule.qualname.values() for g in gs)
-    names = []
-    for g in globs:
-        last = g.rsplit(".", 1)[-1]
-        chunk = max(re.split(r"[*?\[\]]", last), key=len)
-        if len(chunk) < 2:
-            names, globs = [], ()
-            break
-        names.append(chunk)
-    if not names:
-        for constraint in ((rule.config or {}).get("constraints") or {}).values():
-            if isinstance(constraint, dict) and isinstance(constraint.get("regex"), str):
-                alts = _regex_alternatives(constraint["regex"])
-                if alts:
-                    return tuple(sorted(set(alts))), ()
-    return tuple(sorted(set(names))), globs
-
-
-def _required_words(rule: Rule) -> tuple[str, ...]:
-    cfg = (rule.config or {}).get("rule", {})
-    words = _rule_words(cfg)
-    for constraint in ((rule.config or {}).get("constraints") or {}).values():
-        if isinstance(constraint, dict) and isinstance(constraint.get("regex"), str):
-            words |= _regex_words(constraint["regex"])
-    return tuple(sorted(words))
-
-
 _PROBE = -1  # cache slot of the combined search for vague rules
 
 
 class Analyzer:
-    """Holds compiled cards and a per-block cache of pattern matches; thread-compatible."""
+    """Holds compiled cards and per-block caches; thread-compatible.
+
+    Analysing a new version of a file costs what changed: blocks are re-cut only around the
+    edit (per `filename`), and a block's findings are reused while its text and everything its
+    analysis looked up elsewhere stay the same (`incremental.py`). Detectors that relate blocks
+    to each other run on the whole file each time, on the calls they ask for.
+    """
 
     def __init__(self, cards: Iterable[Card], options: AnalysisOptions | None = None) -> None:
         self.options = options or AnalysisOptions()
         self.cards = [c for c in cards if c.status != "retired"]
         self._pattern_rules = [
-            _CompiledRule(c, r, _required_words(r), *_qualname_words(r)) for c in self.cards
+            _CompiledRule(c, r, required_words(r), *qualname_words(r)) for c in self.cards
             for r in c.rules if r.config is not None
         ]
         self._detector_rules = [(c, r) for c in self.cards for r in c.rules if r.detector]
         self._cache: OrderedDict[str, dict[int, list[SgNode]]] = OrderedDict()
+        self._results = BlockCache()
+        self._recent: OrderedDict[str, tuple[str, list[Block]]] = OrderedDict()  # by filename
         # Rules with no literal word to pre-filter on are first tried together, as one search
         # without their constraints: when it finds nothing, none of them can match.
         vague = [cr.rule.config["rule"] for cr in self._pattern_rules  # type: ignore[index]
                  if not cr.words and not cr.names]
         self._vague_probe = {"rule": {"any": vague}} if len(vague) > 1 else None
         self._active_codes: dict[str, bool] = {}
+        self._block_detectors = list(dict.fromkeys(
+            rule.detector for card, rule in self._detector_rules
+            if rule.detector in DETECTOR_INFO and self._active(card)
+            and DETECTOR_INFO[rule.detector].scope == "block"))
 
     # -- detection -------------------------------------------------------------------------
     def analyze(self, text: str, filename: str = "") -> list[Finding]:
@@ -165,26 +99,38 @@ class Analyzer:
             log.warning("%s: %d characters, over the %d limit; not analysed", filename,
                         len(text), MAX_FILE_CHARS)
             return []
-        ctx = FileContext.from_text(text)
+        previous = self._recent.get(filename)
+        ctx = FileContext.from_text(text, previous)
+        self._recent[filename] = (ctx.text, ctx.blocks)
+        self._recent.move_to_end(filename)
+        while len(self._recent) > 16:
+            self._recent.popitem(last=False)
+        version, positions = ctx.facts_version()
+        results = [self._block_result(ctx, i, block, (version, positions[i]))
+                   for i, block in enumerate(ctx.blocks)]
         findings: list[Finding] = []
         seen: dict[tuple[str, str], int] = {}
-        for block in ctx.blocks:
-            for idx, node in self._block_matches(block, ctx):
+        by_detector, failed = self._block_detector_matches(ctx, results)
+        for block, result in zip(ctx.blocks, results):
+            for idx, node in result.patterns:
                 crule = self._pattern_rules[idx]
-                if not self._active(crule.card):
-                    continue
-                f = self._finding_from_pattern(ctx, crule.card, crule.rule, node, block, seen)
+                f = self._finding(ctx, crule.card, crule.rule, node, block.start_line, None, seen,
+                                  block)
                 if f:
                     findings.append(f)
         for card, rule in self._detector_rules:
             if not self._active(card):
                 continue
-            try:
-                matches = list(DETECTORS[rule.detector](ctx))  # type: ignore[index]
-            except Exception:  # a broken detector must not take the others down
-                log.exception("detector %s failed on %s", rule.detector, filename or "<text>")
+            name = rule.detector or ""
+            if name not in DETECTOR_INFO:
+                log.error("card %s names an unknown detector %r", card.code, name)
                 continue
-            for m in matches:
+            if DETECTOR_INFO[name].scope == "block":
+                # one that raised on some block (logged then) gives nothing, as before
+                found = [] if name in failed else by_detector.get(name, [])
+            else:
+                found = self._file_detector_matches(ctx, name, filename)
+            for m in found:
                 f = self._finding(ctx, card, rule, m.node, m.offset, m.metavars, seen)
                 if f:
                     findings.append(f)
@@ -192,6 +138,69 @@ class Analyzer:
         for f in findings:
             f.filename = filename
         return findings
+
+    @staticmethod
+    def _block_detector_matches(ctx: FileContext, results: list[BlockResult]
+                                ) -> tuple[dict[str, list[DetectorMatch]], set[str]]:
+        """Block-scoped detectors' matches in source order, and the detectors that raised."""
+        by_detector: dict[str, list[DetectorMatch]] = {}
+        failed: set[str] = set()
+        for block, result in zip(ctx.blocks, results):
+            for name, found in result.matches.items():
+                if found is None:
+                    failed.add(name)
+                    continue
+                by_detector.setdefault(name, []).extend(
+                    DetectorMatch(node, block.start_line + delta, metavars)
+                    for node, delta, metavars in found)
+        return by_detector, failed
+
+    def _file_detector_matches(self, ctx: FileContext, name: str,
+                               filename: str) -> list[DetectorMatch]:
+        try:
+            return list(DETECTOR_INFO[name].run(ctx))
+        except Exception:  # a broken detector must not take the others down
+            log.exception("detector %s failed on %s", name, filename or "<text>")
+            return []
+
+    # -- one block ------------------------------------------------------------------------------
+    def _block_result(self, ctx: FileContext, index: int, block: Block,
+                      stamp: tuple[bytes, int]) -> BlockResult:
+        """The block's pattern matches and block-scoped detector matches, from the cache when
+        nothing they depended on changed."""
+        found = self._results.find(ctx, index, block, stamp)
+        if found is not None:
+            return found
+        view = ctx.view(block)
+        reads = ctx.facts.reads
+        frame = reads.open()
+        try:
+            patterns = [(idx, node) for idx, node in self._block_matches(block, view)
+                        if self._pattern_holds(view, self._pattern_rules[idx].rule, node,
+                                               block.start_line)]
+            matches = {name: got for name in self._block_detectors
+                       for got in [self._run_on_block(view, name, block)] if got != []}
+        finally:
+            reads.close(frame, merge=False)
+        keys: Reads = frozenset(k for k in frame if isinstance(k[1], str))
+        summaries = tuple((k[1], ctx.summary(k[1])) for k in frame if k[0] == "summary")
+        moved = any(delta for found in matches.values() for _, delta, _ in found or ())
+        every = any(kind == EVERY for kind, _ in keys)
+        result = BlockResult(patterns, matches, keys, summaries, set() if every else {stamp},
+                             numbered_state(ctx, index, keys), ranked_state(ctx, index, keys),
+                             block.start_line if moved else None, every)
+        self._results.add(block, result)
+        return result
+
+    def _run_on_block(self, view: FileContext, name: str, block: Block) -> Matches | None:
+        info = DETECTOR_INFO[name]
+        if info.words and not any(w in block.text for w in view.search_words(info.words)):
+            return []
+        try:
+            return [(m.node, m.offset - block.start_line, m.metavars) for m in info.run(view)]
+        except Exception:  # a broken detector must not take the others down
+            log.exception("detector %s failed on a block at line %d", name, block.start_line + 1)
+            return None
 
     def _active(self, card: Card) -> bool:
         active = self._active_codes.get(card.code)
@@ -252,25 +261,22 @@ class Analyzer:
         return any(alias in text for alias in aliases)
 
     # -- from a match to a finding -----------------------------------------------------------
-    def _finding_from_pattern(self, ctx: FileContext, card: Card, rule: Rule, node: SgNode,
-                              block: Block, seen: dict[tuple[str, str], int]) -> Finding | None:
-        offset = block.start_line
+    def _pattern_holds(self, ctx: FileContext, rule: Rule, node: SgNode, offset: int) -> bool:
+        """The match's metavariables have the types and qualified names the rule asks for."""
         for var, wanted in rule.types.items():
             sub = node.get_match(var)
             if sub is None or not any(type_matches(ctx.type_of(sub, offset), w) for w in wanted):
-                return None
+                return False
         for var, unwanted in rule.not_types.items():
             sub = node.get_match(var)
             if sub is not None and any(type_matches(ctx.type_of(sub, offset), w) for w in unwanted):
-                return None
+                return False
         for var, globs in rule.qualname.items():
             sub = node.get_match(var)
             q = ctx.qualname_of(sub, offset) if sub is not None else None
             if q is None or not any(fnmatchcase(q, g) for g in globs):
-                return None
-        if rule.requires_import and not all(ctx.facts.uses(lib) for lib in rule.requires_import):
-            return None
-        return self._finding(ctx, card, rule, node, offset, None, seen, block)
+                return False
+        return not rule.requires_import or all(ctx.facts.uses(lib) for lib in rule.requires_import)
 
     def _finding(self, ctx: FileContext, card: Card, rule: Rule, node: SgNode, offset: int,
                  metavars: dict[str, str] | None, seen: dict[tuple[str, str], int],
@@ -361,4 +367,4 @@ def _dedupe(findings: list[Finding]) -> list[Finding]:
     return sorted(out.values(), key=lambda f: (f.span.start, f.code))
 
 
-__all__ = ["Analyzer", "AnalysisOptions", "DetectorMatch", "Finding"]
+__all__ = ["AnalysisOptions", "Analyzer", "DetectorMatch", "Finding"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from bisect import bisect_right
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -88,28 +89,117 @@ def split_lines(text: str) -> list[str]:
     return lines
 
 
-def split_blocks(text: str) -> list[Block]:
-    """Cut source text into top-level blocks; joining their texts gives back the source."""
-    lines = split_lines(text)
+def split_blocks(text: str, previous: tuple[str, list[Block]] | None = None) -> list[Block]:
+    """Cut source text into top-level blocks; joining their texts gives back the source.
+
+    With `previous` (an earlier version's text and blocks), the blocks before the first changed
+    line are kept, and cutting resumes there only until it meets a block boundary of the earlier
+    version in the unchanged tail: from a common boundary on, both versions cut the same way.
+    """
+    if previous is not None and previous[1] and text:
+        old_text, old_blocks = previous
+        if old_text == text:
+            return list(old_blocks)
+        if old_text:
+            return _resplit(old_text, old_blocks, text)
+    return _cut(text, 0, 0)
+
+
+@dataclass(frozen=True)
+class _Tail:
+    """Where the unchanged tail of the text starts, and the earlier version's blocks there."""
+
+    start: int  # offset in the new text from which it equals the old text's tail
+    shift: int  # new offset - old offset in the tail
+    line_shift: int
+    old_starts: dict[int, int]  # old offset of a block start -> index in old_blocks
+    old_blocks: list[Block]
+
+
+def _cut(text: str, pos: int, line_no: int, tail: _Tail | None = None) -> list[Block]:
+    """Blocks of text[pos:], where `pos` starts a block at line `line_no`."""
     blocks: list[Block] = []
-    start, depth, quote = 0, 0, None
-    for i, line in enumerate(lines):
-        at_col0 = bool(line) and not line[0].isspace() and not line.startswith("#")
-        if i > start and at_col0 and quote is None and not _CONTINUATION.match(line):
+    n = len(text)
+    start_pos, start_line = pos, line_no
+    depth, quote = 0, None
+    i = line_no
+    while pos < n:
+        nl = text.find("\n", pos)
+        end = n if nl < 0 else nl + 1
+        line = text[pos:end]
+        at_col0 = not line[0].isspace() and line[0] != "#"
+        if i > start_line and at_col0 and quote is None and not _CONTINUATION.match(line):
             if depth == 0 or _STATEMENT_START.match(line):
-                if not _decorated(lines, start, i):
-                    blocks.append(Block(start, "".join(lines[start:i])))
-                    start, depth = i, 0
+                if not (text.startswith("@", start_pos) and _decorated(text[start_pos:pos])):
+                    blocks.append(Block(start_line, text[start_pos:pos]))
+                    start_pos, start_line, depth = pos, i, 0
+                    if tail is not None and pos >= tail.start:
+                        j = tail.old_starts.get(pos - tail.shift)
+                        if j is not None:  # the earlier version cut here too: the rest is known
+                            blocks.extend(Block(b.start_line + tail.line_shift, b.text)
+                                          for b in tail.old_blocks[j:])
+                            return blocks
         depth, quote = _scan_line(line, depth, quote)
-    if start < len(lines) or not blocks:
-        blocks.append(Block(start, "".join(lines[start:])))
+        pos = end
+        i += 1
+    if start_pos < n or not blocks:
+        blocks.append(Block(start_line, text[start_pos:]))
     return blocks
 
 
-def _decorated(lines: list[str], start: int, i: int) -> bool:
-    """True when everything from start up to line i is decorators (they belong with the def)."""
+def _resplit(old_text: str, old_blocks: list[Block], text: str) -> list[Block]:
+    p = _common_prefix(old_text, text)
+    s = _common_suffix(old_text, text, min(len(old_text), len(text)) - p)
+    first_changed = text.count("\n", 0, p)
+    # The cut at a block's first line depends on that line: resume at the block before it.
+    starts = [b.start_line for b in old_blocks]
+    j = max(0, bisect_right(starts, max(first_changed - 1, 0)) - 1)
+    offsets, off = [], 0
+    for b in old_blocks:
+        offsets.append(off)
+        off += len(b.text)
+    shift = len(text) - len(old_text)
+    tail = _Tail(start=len(text) - s, shift=shift,
+                 line_shift=text.count("\n") - old_text.count("\n"),
+                 old_starts={offsets[k]: k for k in range(j + 1, len(old_blocks))},
+                 old_blocks=old_blocks)
+    return old_blocks[:j] + _cut(text, offsets[j], old_blocks[j].start_line, tail)
+
+
+def _common_prefix(a: str, b: str) -> int:
+    n = min(len(a), len(b))
+    if a[:n] == b[:n]:
+        return n
+    lo, hi = 0, n  # a[:lo] == b[:lo] and a[:hi] != b[:hi]
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if a[lo:mid] == b[lo:mid]:
+            lo = mid
+        else:
+            hi = mid
+    return lo
+
+
+def _common_suffix(a: str, b: str, limit: int) -> int:
+    """Length of the longest common suffix, at most `limit`."""
+    if limit <= 0:
+        return 0
+    if a[len(a) - limit:] == b[len(b) - limit:]:
+        return limit
+    lo, hi = 0, limit
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if a[len(a) - mid:len(a) - lo] == b[len(b) - mid:len(b) - lo]:
+            lo = mid
+        else:
+            hi = mid
+    return lo
+
+
+def _decorated(block_text: str) -> bool:
+    """True when the block so far is only decorators (they belong with the def that follows)."""
     return all(ln.startswith("@") or not ln.strip() or ln.lstrip().startswith("#")
-               for ln in lines[start:i]) and lines[start].startswith("@")
+               for ln in block_text.split("\n"))
 
 
 @lru_cache(maxsize=20_000)

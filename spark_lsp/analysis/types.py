@@ -11,13 +11,19 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
-from dataclasses import dataclass, field
-from functools import lru_cache
 from fnmatch import fnmatchcase
 
 from ast_grep_py import SgNode
 
-from spark_lsp.analysis.source import Block, parse_block
+from spark_lsp.analysis.facts import (  # noqa: F401  (re-exported: where facts used to live)
+    FALLBACK,
+    Binding,
+    FileBindings,
+    ModuleFacts,
+    ReadKey,
+    ReadLog,
+    collect_facts,
+)
 
 # Aliases that code fragments use without importing (DS-1000 answers, notebook cells).
 CONVENTIONAL_ALIASES = {
@@ -107,140 +113,6 @@ _DF_NAME = re.compile(r"^(df\d*|df_\w+|\w+_df\d*)$")
 MAX_DEPTH = 12
 
 
-@dataclass
-class Binding:
-    line: int  # absolute 0-based line
-    value: SgNode | None  # the right-hand side, or None when the type is given
-    type: str | None = None
-    index: int | None = None  # position in a tuple unpacking
-    scope: tuple[int, int] | None = None  # (start, end) absolute lines of the function, or None
-    offset: int = 0  # first line of the block the value node belongs to
-
-
-@dataclass
-class ModuleFacts:
-    """Imports and bindings of one file, in source order."""
-
-    imports: dict[str, str] = field(default_factory=dict)
-    bindings: dict[str, list[Binding]] = field(default_factory=dict)
-
-    @property
-    def libraries(self) -> set[str]:
-        return {q.split(".")[0] for q in self.imports.values()}
-
-    def uses(self, library: str) -> bool:
-        return any(q == library or q.startswith(library + ".") for q in self.imports.values())
-
-
-def collect_facts(blocks: list[Block]) -> ModuleFacts:
-    """Facts of the whole file from per-block facts (cached by block text: an edit re-reads
-    only the blocks it touched)."""
-    facts = ModuleFacts()
-    for block in blocks:
-        local = _block_facts(block.text)
-        facts.imports.update(local.imports)
-        off = block.start_line
-        for name, bl in local.bindings.items():
-            dest = facts.bindings.setdefault(name, [])
-            for b in bl:
-                scope = (b.scope[0] + off, b.scope[1] + off) if b.scope else None
-                dest.append(Binding(b.line + off, b.value, b.type, b.index, scope, off))
-    for bl in facts.bindings.values():
-        bl.sort(key=lambda b: b.line)
-    return facts
-
-
-@lru_cache(maxsize=20_000)
-def _block_facts(text: str) -> ModuleFacts:
-    """Imports and bindings of one block, lines relative to the block."""
-    local = ModuleFacts()
-    root = parse_block(text)
-    _collect_imports(root, local)
-    _collect_bindings(root, 0, local)
-    return local
-
-
-def _collect_imports(root: SgNode, facts: ModuleFacts) -> None:
-    for node in root.find_all(kind="import_statement"):
-        for child in node.named_children():
-            if child.kind() == "dotted_name":
-                name = child.text()
-                facts.imports[name.split(".")[0]] = name.split(".")[0]
-                facts.imports.setdefault(name, name)
-            elif child.kind() == "aliased_import":
-                name, alias = child.field("name"), child.field("alias")
-                if name and alias:
-                    facts.imports[alias.text()] = name.text()
-    for node in root.find_all(kind="import_from_statement"):
-        module = node.field("module_name")
-        if module is None or module.text().startswith("."):
-            continue
-        for child in node.field_children("name"):
-            if child.kind() == "dotted_name":
-                facts.imports[child.text()] = f"{module.text()}.{child.text()}"
-            elif child.kind() == "aliased_import":
-                name, alias = child.field("name"), child.field("alias")
-                if name and alias:
-                    facts.imports[alias.text()] = f"{module.text()}.{name.text()}"
-
-
-def _scope_of(node: SgNode, offset: int) -> tuple[int, int] | None:
-    for anc in node.ancestors():
-        if anc.kind() in ("function_definition", "lambda"):
-            r = anc.range()
-            return (r.start.line + offset, r.end.line + offset)
-    return None
-
-
-def _add(facts: ModuleFacts, name: str, binding: Binding) -> None:
-    facts.bindings.setdefault(name, []).append(binding)
-
-
-def _collect_bindings(root: SgNode, offset: int, facts: ModuleFacts) -> None:
-    for node in root.find_all(kind="assignment"):
-        left, right = node.field("left"), node.field("right")
-        line = node.range().start.line + offset
-        scope = _scope_of(node, offset)
-        annotation = node.field("type")
-        if left is None:
-            continue
-        if left.kind() == "identifier":
-            ann_type = f"ann:{annotation.text()}" if annotation else None
-            _add(facts, left.text(), Binding(line, right, ann_type, scope=scope, offset=offset))
-        elif left.kind() in ("pattern_list", "tuple_pattern", "list_pattern") and right is not None:
-            for i, target in enumerate(left.named_children()):
-                if target.kind() == "identifier":
-                    _add(facts, target.text(), Binding(line, right, index=i, scope=scope, offset=offset))
-    for node in root.find_all(kind="for_statement"):
-        left = node.field("left")
-        if left is not None:
-            for ident in [left] if left.kind() == "identifier" else left.find_all(kind="identifier"):
-                _add(facts, ident.text(), Binding(node.range().start.line + offset, None, "loop",
-                                                  scope=_scope_of(node, offset)))
-    for node in root.find_all(kind="function_definition"):
-        r = node.range()
-        scope = (r.start.line + offset, r.end.line + offset)
-        params = node.field("parameters")
-        if params is None:
-            continue
-        for p in params.named_children():
-            name_node = p if p.kind() == "identifier" else (p.field("name") or p.child(0))
-            if name_node is None or name_node.kind() != "identifier":
-                continue
-            ann = p.field("type")
-            ptype = f"ann:{ann.text()}" if ann is not None else None
-            _add(facts, name_node.text(), Binding(scope[0], None, ptype or "param", scope=scope))
-    # `def eval(...)` / `class Loader` bind their name: it no longer means the builtin or an
-    # import. Methods bind nothing outside their class.
-    for node in root.find_all(any=[{"kind": "function_definition"}, {"kind": "class_definition"}]):
-        name_node = node.field("name")
-        owner = next((a.kind() for a in node.ancestors()
-                      if a.kind() in ("function_definition", "class_definition")), None)
-        if name_node is not None and owner != "class_definition":
-            _add(facts, name_node.text(), Binding(node.range().start.line + offset, None, "def",
-                                                  scope=_scope_of(node, offset)))
-
-
 def _annotation_type(text: str, facts: ModuleFacts) -> str | None:
     q = qualified_name(text.strip("'\""), facts)
     if q in ("pandas.DataFrame", "pandas.Series", "numpy.ndarray", "dask.dataframe.DataFrame",
@@ -306,11 +178,23 @@ def type_matches(actual: str | None, wanted: str) -> bool:
 
 
 class TypeInference:
-    """Answers `type_of(node)` for nodes of a file's blocks."""
+    """Answers `type_of(node)` for nodes of a file's blocks.
+
+    An answer does not depend on which questions came before it: a type is remembered only when
+    its computation met neither a cycle nor the depth limit, together with the depth it needed
+    (a remembered type is reused only where the limit would not have cut it short) and the names
+    it looked up (handed on to the `ReadLog` of whoever reuses it). So a block analysed on its
+    own gets the types a whole-file analysis gets.
+    """
 
     def __init__(self, facts: ModuleFacts) -> None:
         self.facts = facts
-        self._memo: dict[tuple[int, int, int], str | None] = {}
+        self.reads: ReadLog = getattr(facts, "reads", None) or ReadLog()
+        # key -> (type, depth needed below the node, names read)
+        self._memo: dict[tuple[int, int, int], tuple[str | None, int, frozenset[ReadKey]]] = {}
+        self._active: set[tuple[int, int, int]] = set()
+        self._cut = 0  # how many computations met a cycle or the depth limit so far
+        self._reach = 0  # deepest level the current computation went to
         self._lines: dict[str, list[int]] = {}
 
     def call_qualname(self, call: SgNode) -> str | None:
@@ -324,12 +208,28 @@ class TypeInference:
         return qualified_name(dotted, self.facts, bound=head in self.facts.bindings)
 
     def type_of(self, node: SgNode, offset: int, depth: int = 0) -> str | None:
-        key = (node.range().start.index, node.range().end.index, offset)
-        if key in self._memo:
-            return self._memo[key]
-        self._memo[key] = None  # cycle guard
-        result = self._infer(node, offset, depth) if depth < MAX_DEPTH else None
-        self._memo[key] = result
+        r = node.range()
+        key = (r.start.index, r.end.index, offset)
+        known = self._memo.get(key)
+        if known is not None and depth + known[1] < MAX_DEPTH:
+            self._reach = max(self._reach, depth + known[1])
+            self.reads.note_all(known[2])
+            return known[0]
+        if depth >= MAX_DEPTH or key in self._active:
+            self._cut += 1
+            return None
+        self._active.add(key)
+        cut, reach = self._cut, self._reach
+        self._reach = depth
+        frame = self.reads.open()
+        try:
+            result = self._infer(node, offset, depth)
+        finally:
+            self._active.discard(key)
+            self.reads.close(frame)
+        if self._cut == cut:
+            self._memo[key] = (result, self._reach - depth, frozenset(frame))
+        self._reach = max(reach, self._reach)
         return result
 
     def _infer(self, node: SgNode, offset: int, depth: int) -> str | None:
@@ -505,7 +405,9 @@ class TypeInference:
 
     def binding_at(self, name: str, line: int) -> Binding | None:
         """The assignment that feeds `name` at `line`: the last one before it in the same scope."""
-        candidates = self.facts.bindings.get(name)
+        bindings = self.facts.bindings
+        candidates = (bindings.lookup(name) if isinstance(bindings, FileBindings)
+                      else bindings.get(name))
         if not candidates:
             return None
         lines = self._lines.get(name)
@@ -518,6 +420,7 @@ class TypeInference:
             if b.line < line or (b.line == line and b.type == "param"):
                 return b
         # Used before any assignment: e.g. a function defined above the global it reads.
+        self.reads.note((FALLBACK, name))
         return next((b for b in candidates if b.scope is None), None)
 
 

@@ -59,6 +59,7 @@ from spark_lsp.kb.harvest import (
     content_hash,
     harvest_library,
     installed_in,
+    kill_children,
     parse_libraries,
     python_executable,
     sections_of,
@@ -67,9 +68,10 @@ from spark_lsp.kb.migrate import check_schema, migrate, schema_version
 
 log = logging.getLogger(__name__)
 
-# Sections that get a vector. Every section is in the full-text index; vectors for the object
-# summaries (name, signature, description) carry the semantic search at a third of the cost.
-EMBED_SECTIONS = ("summary", "notes", "deprecation")
+# Sections that get a vector. Every section is in the full-text index; a vector per object
+# summary (name + description) carries the semantic search at less than half the cost of all
+# sections: embedding is the build's slowest stage by far (~50-100 texts/s on 2 cores).
+EMBED_SECTIONS = ("summary",)
 MODEL_KEY = f"{MODEL_ID}@{MAX_SEQ_LENGTH}"
 BUILD_PREFIX = "spark.duckdb.build-"
 EMBED_CHUNK = 1024  # texts embedded (and cached) between commits: an interrupt keeps the rest
@@ -215,10 +217,11 @@ def _load_previous_docs(con: duckdb.DuckDBPyConnection, path: Path,
         wanted = [f"{lib}\x1f{version}" for lib, version in keep]
         where = "list_contains(?, library || chr(31) || version)"
         harvests: dict[tuple[str, str], LibraryHarvest] = {}
-        for lib, version, python, seconds in con.execute(
-                f"SELECT library, version, python, seconds FROM prev.doc_libraries WHERE {where}",
-                [wanted]).fetchall():
-            harvests[(lib, version)] = LibraryHarvest(lib, "ok", version, python, seconds=seconds)
+        for lib, version, python, seconds, at in con.execute(
+                f"SELECT library, version, python, seconds, harvested_at FROM prev.doc_libraries "
+                f"WHERE {where}", [wanted]).fetchall():
+            harvests[(lib, version)] = LibraryHarvest(lib, "ok", version, python, seconds=seconds,
+                                                      harvested_at=at)
         for lib, version, obj, kind, sig, aliases in con.execute(
                 f"SELECT library, version, object, kind, signature, aliases FROM prev.doc_objects "
                 f"WHERE {where} ORDER BY library, version, object", [wanted]).fetchall():
@@ -266,6 +269,7 @@ def _harvest_all(libraries: list[str], python: str, timeout: float,
         except BaseException:
             for f in futures:
                 f.cancel()
+            kill_children()  # threads blocked on a child return at once
             raise
     return results
 
@@ -346,6 +350,12 @@ def build_indexes(con: duckdb.DuckDBPyConnection) -> None:
     """Full-text over names + text, HNSW (cosine) over the vectors."""
     con.execute("PRAGMA create_fts_index('docs', 'id', 'names', 'text', stemmer='english', "
                 "stopwords='english', overwrite=1)")
+    # Postings clustered by term: a query reads the few row groups of its terms (zone maps)
+    # instead of all of them — BM25 ~3x faster on 68k snippets. Same table, same macros.
+    con.execute("CREATE TABLE fts_main_docs.terms_by_term AS "
+                "SELECT * FROM fts_main_docs.terms ORDER BY termid, docid")
+    con.execute("DROP TABLE fts_main_docs.terms")
+    con.execute("ALTER TABLE fts_main_docs.terms_by_term RENAME TO terms")
     con.execute("SET hnsw_enable_experimental_persistence = true")
     con.execute("DROP INDEX IF EXISTS docs_embedding_hnsw")
     con.execute("CREATE INDEX docs_embedding_hnsw ON docs USING HNSW (embedding) "
@@ -557,7 +567,8 @@ def _insert_libraries(con: duckdb.DuckDBPyConnection, harvests: list[LibraryHarv
         if h.ok:
             con.execute("INSERT OR REPLACE INTO doc_libraries VALUES (?, ?, ?, ?, ?, ?, ?)",
                         [h.library, h.version, h.python, len(h.objects),
-                         counts.get((h.library, h.version), 0), now, round(h.seconds, 3)])
+                         counts.get((h.library, h.version), 0), h.harvested_at or now,
+                         round(h.seconds, 3)])
 
 
 __all__ = ["BuildReport", "LibraryResult", "build_docs", "build_indexes", "is_disk_full",

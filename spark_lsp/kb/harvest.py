@@ -18,9 +18,11 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 import docstring_parser
@@ -84,9 +86,16 @@ class Snippet:
     source: str  # "introspected from pandas 3.1.1"
 
     def embed_text(self) -> str:
-        """What the model sees: the name helps queries that mention classes or modules."""
+        """What the model sees: the name (queries mention classes and modules) and the prose.
+
+        A summary's first paragraph is the signature: tokens spent on it are missing from the
+        description (the model reads 128 tokens) and it says little about meaning.
+        """
+        body = self.text
+        if self.section == "summary" and "\n\n" in body:
+            body = body.split("\n\n", 1)[1]
         label = self.object if self.section == "summary" else f"{self.object} ({self.section})"
-        return f"{label}: {self.text}"
+        return f"{label}: {body}"
 
 
 @dataclass
@@ -99,6 +108,7 @@ class LibraryHarvest:
     seconds: float = 0.0
     message: str = ""
     truncated: bool = False
+    harvested_at: datetime | None = None  # UTC; set when stored
 
     @property
     def ok(self) -> bool:
@@ -173,6 +183,18 @@ def installed_in(python: str, libraries: list[str], timeout: float = 60.0) -> di
                            ) from exc
 
 
+_live: set[subprocess.Popen[bytes]] = set()
+_live_lock = threading.Lock()
+
+
+def kill_children() -> None:
+    """Stop every introspection process still running (on Ctrl-C / kill of the build)."""
+    with _live_lock:
+        procs = list(_live)
+    for proc in procs:
+        _kill(proc)
+
+
 def _kill(proc: subprocess.Popen[bytes]) -> None:
     if proc.poll() is not None:
         return
@@ -201,6 +223,8 @@ def harvest_library(library: str, python: str | None = None, *,
                                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.PIPE, cwd=tmp, env=env,
                                 start_new_session=True)
+        with _live_lock:
+            _live.add(proc)
         try:
             _, err = proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -211,6 +235,8 @@ def harvest_library(library: str, python: str | None = None, *,
                                           f"{timeout:g} s and was stopped")
         finally:
             _kill(proc)
+            with _live_lock:
+                _live.discard(proc)
         result = read_child_output(library, out, exe)
         result.seconds = time.monotonic() - started
         if result.status == "ok" and proc.returncode != 0:

@@ -85,7 +85,7 @@ def docstring(obj: object) -> str:
 
 def signature(obj: object, doc: str) -> str:
     try:
-        return _text(str(inspect.signature(obj)), MAX_SIGNATURE)
+        return _text(str(inspect.signature(obj)), MAX_SIGNATURE)  # type: ignore[arg-type]
     except Exception:  # noqa: BLE001, S110 - builtins, ufuncs and C extensions have none
         pass
     first = doc.split("\n", 1)[0].strip() if doc else ""
@@ -158,7 +158,7 @@ class Walker:
         if not path:
             return names
         try:
-            for info in pkgutil.iter_modules(path):
+            for info in pkgutil.iter_modules(path):  # type: ignore[arg-type]
                 if is_public(info.name) and info.name not in SKIP_SUBMODULES:
                     names.append(info.name)
         except Exception:  # noqa: BLE001
@@ -167,7 +167,7 @@ class Walker:
 
     def members(self, module: types.ModuleType) -> list[str]:
         listed = safe_getattr(module, "__all__")
-        names = set()
+        names: set[str] = set()
         if isinstance(listed, (list, tuple)):
             names.update(n for n in listed if isinstance(n, str))
         else:
@@ -242,7 +242,7 @@ class Walker:
                 self.keep_alive.append(obj)
                 self.count += 1
                 if kind == "class":
-                    classes.append((name, obj))
+                    classes.append((name, obj))  # type: ignore[arg-type]
                     continue  # emitted with its aliases after the walk
                 if kind == "module":
                     continue
@@ -273,7 +273,8 @@ class Walker:
         for attr in names:
             if self.count >= self.max_objects:
                 return
-            owner = next((k for k in mro if attr in (safe_getattr(k, "__dict__") or {})), None)
+            owner = next((k for k in mro
+                          if attr in (safe_getattr(k, "__dict__") or {})), None)  # type: ignore[operator]
             if owner is None or defined_in(owner) not in self.allowed:
                 continue  # inherited from object, dict, Exception, typing.Generic...
             owner_rec = self.seen.get(id(owner)) if owner is not cls else None

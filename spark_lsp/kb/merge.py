@@ -176,15 +176,16 @@ def insert_traces(con: duckdb.DuckDBPyConnection, traces: list[Trace]) -> int:
     # One statement over column lists: executemany costs ~2 ms a row in DuckDB's Python client.
     columns = {name: [getattr(t, name) for t in traces] for name in
                ("id", "ts", "client", "file_hash", "line", "code", "fingerprint", "outcome",
-                "before", "after", "user", "schema")}
+                "before", "after", "user", "schema", "workspace")}
     versions = [json.dumps(t.versions, sort_keys=True, ensure_ascii=False) for t in traces]
     row = con.execute(
         """INSERT INTO traces (id, ts, client, file_hash, line, code, fingerprint, outcome,
-                               "before", "after", versions, "user", "schema")
+                               "before", "after", versions, "user", "schema", workspace)
            SELECT unnest($id), unnest($ts::DOUBLE[]), unnest($client), unnest($file_hash),
                   unnest($line::INTEGER[]), unnest($code), unnest($fingerprint),
                   unnest($outcome), unnest($before), unnest($after),
-                  unnest($versions)::JSON, unnest($user), unnest($schema::INTEGER[])
+                  unnest($versions)::JSON, unnest($user), unnest($schema::INTEGER[]),
+                  unnest($workspace)
            ON CONFLICT DO NOTHING""",
         {**columns, "versions": versions}).fetchone()
     return int(row[0]) if row else 0

@@ -68,6 +68,26 @@ def _scope(versions: dict[str, str], library: str | None) -> list[str]:
 
 
 _SCOPE_SQL = "list_contains(?, library || chr(31) || version)"
+# BM25 as DuckDB's fts `match_bm25` computes it (k1 = 1.2, b = 0.75, same tables and tokens),
+# for all matching documents at once: the macro, evaluated once per row, is several times slower.
+_BM25_SQL = """
+WITH tokens AS (SELECT DISTINCT stem(unnest(fts_main_docs.tokenize(?)), 'english') AS t),
+qt AS (SELECT termid, df FROM fts_main_docs.dict JOIN tokens ON term = t),
+tf AS (SELECT docid, termid, count(*) AS tf FROM fts_main_docs.terms
+       WHERE termid IN (SELECT termid FROM qt) GROUP BY docid, termid),
+st AS (SELECT num_docs, avgdl FROM fts_main_docs.stats),
+scored AS (
+    SELECT d.name AS id, sum(log((st.num_docs - qt.df + 0.5) / (qt.df + 0.5) + 1) * tf.tf * 2.2
+                             / (tf.tf + 1.2 * (0.25 + 0.75 * d.len / st.avgdl))) AS score
+    FROM tf JOIN qt USING (termid) JOIN fts_main_docs.docs d USING (docid) CROSS JOIN st
+    GROUP BY d.name)
+SELECT s.id, docs.library, docs.version, docs.object, s.score
+FROM scored s JOIN docs ON docs.id = s.id
+WHERE {scope}
+ORDER BY s.score DESC, s.id LIMIT ?
+"""
+_VECTOR_SQL = (f"SELECT id, library, version, object, array_cosine_distance(embedding, "
+               f"?::FLOAT[{DIM}]) AS d FROM docs ORDER BY d LIMIT ?")
 
 
 def _prose(query: str, max_words: int = 60) -> str:
@@ -120,10 +140,7 @@ class Searcher:
         text = _prose(query)
         if not text.strip():
             return []
-        rows = con.execute(
-            f"SELECT id, library, version, object, score FROM (SELECT id, library, version, "
-            f"object, fts_main_docs.match_bm25(id, ?) AS score FROM docs WHERE {_SCOPE_SQL}) "
-            f"WHERE score IS NOT NULL ORDER BY score DESC LIMIT ?", [text, scope, n]).fetchall()
+        rows = con.execute(_BM25_SQL.format(scope=_SCOPE_SQL), [text, scope, n]).fetchall()
         return [(r[0], (r[1], r[2], r[3]), float(r[4])) for r in rows]
 
     def _vector(self, con: duckdb.DuckDBPyConnection, query: str, scope: list[str],
@@ -131,11 +148,21 @@ class Searcher:
         started = time.perf_counter()
         vec = vector_literal(embed_query(_prose(query)))
         self.timings["embed"] = time.perf_counter() - started
+        allowed = set(scope)
+        # The HNSW index serves only an unfiltered `ORDER BY distance LIMIT n`: fetch more
+        # neighbours than needed and keep those of the searched versions; when that leaves too
+        # few (one small library asked for), fall back to an exact scan of that library.
+        for limit in (max(4 * n, 200), max(40 * n, 2000)):
+            rows = con.execute(_VECTOR_SQL, [vec, limit]).fetchall()
+            found = [(r[0], (r[1], r[2], r[3]), 1.0 - float(r[4])) for r in rows
+                     if r[4] is not None and f"{r[1]}\x1f{r[2]}" in allowed]
+            if len(found) >= n or len(rows) < limit:
+                return found[:n]
         rows = con.execute(
             f"SELECT id, library, version, object, array_cosine_distance(embedding, "
-            f"?::FLOAT[{DIM}]) AS d FROM docs WHERE {_SCOPE_SQL} ORDER BY d LIMIT ?",
-            [vec, scope, n]).fetchall()
-        return [(r[0], (r[1], r[2], r[3]), 1.0 - float(r[4])) for r in rows if r[4] is not None]
+            f"?::FLOAT[{DIM}]) AS d FROM docs WHERE embedding IS NOT NULL AND {_SCOPE_SQL} "
+            f"ORDER BY d LIMIT ?", [vec, scope, n]).fetchall()
+        return [(r[0], (r[1], r[2], r[3]), 1.0 - float(r[4])) for r in rows]
 
     # -- the entry point ----------------------------------------------------------------------
     def search(self, query: str, library: str | None = None, k: int = 10, mode: str = "hybrid",
@@ -156,6 +183,9 @@ class Searcher:
                 raise SearchUnavailable(f"{self.path} holds no documentation yet: run "
                                         f"`spark kb build`")
             chosen, symbols = self._state(con, versions)
+            if not chosen:
+                raise SearchUnavailable(f"{self.path} holds no documentation yet: run "
+                                        f"`spark kb build`")
             scope = _scope(chosen, lib)
             if not scope:
                 return []
@@ -177,7 +207,8 @@ class Searcher:
                         continue
                 else:
                     found = [(None, key, score) for key, score in
-                             symbols.match(query_terms(query), library=lib, limit=n)]
+                             symbols.match(query_terms(query), library=lib, limit=n,
+                                           fuzzy_words=mode == "fuzzy")]
                 rankings[m] = found
                 self.timings[m] = time.perf_counter() - started
             started = time.perf_counter()
@@ -205,12 +236,15 @@ class Searcher:
         ranks: dict[_Key, dict[str, int]] = {}
         for mode, ranking in rankings.items():
             seen: set[_Key] = set()
-            for doc_id, key, _ in ranking:
+            for doc_id, key, score in ranking:
                 if key in seen:
                     continue
                 seen.add(key)
                 rank = len(seen)
-                scores[key] = scores.get(key, 0.0) + WEIGHTS[mode] / (RRF_K + rank)
+                # a fuzzy name match votes with its strength: an exact identifier fully, a
+                # plain word that happens to be a name (`merge`) less
+                weight = WEIGHTS[mode] * (score if mode == "fuzzy" else 1.0)
+                scores[key] = scores.get(key, 0.0) + weight / (RRF_K + rank)
                 ranks.setdefault(key, {})[mode] = rank
                 if doc_id is not None and (key not in snippet or rank < snippet[key][0]):
                     snippet[key] = (rank, doc_id)
@@ -224,15 +258,15 @@ class Searcher:
         ids = [doc_id for _, doc_id, _, _ in chosen if doc_id is not None]
         rows = {r[0]: r for r in con.execute(
             f"SELECT {_SNIPPET_COLUMNS} FROM docs WHERE list_contains(?, id)", [ids]).fetchall()}
-        wanted = [f"{key[0]}\x1f{key[1]}\x1f{key[2]}" for key, doc_id, _, _ in chosen
-                  if doc_id is None]
+        wanted = {key for key, doc_id, _, _ in chosen if doc_id is None}
         summaries: dict[_Key, tuple[Any, ...]] = {}
         if wanted:
             for r in con.execute(
-                    f"SELECT {_SNIPPET_COLUMNS} FROM docs WHERE list_contains(?, library || "
-                    f"chr(31) || version || chr(31) || object) ORDER BY section <> 'summary', id",
-                    [wanted]).fetchall():
-                summaries.setdefault((r[1], r[2], r[3]), r)
+                    f"SELECT {_SNIPPET_COLUMNS} FROM docs WHERE list_contains(?, object) "
+                    f"ORDER BY section <> 'summary', id",
+                    [sorted({key[2] for key in wanted})]).fetchall():
+                if (r[1], r[2], r[3]) in wanted:
+                    summaries.setdefault((r[1], r[2], r[3]), r)
         hits = []
         for key, doc_id, score, ranks in chosen:
             row = rows.get(doc_id) if doc_id is not None else summaries.get(key)

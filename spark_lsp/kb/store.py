@@ -142,15 +142,16 @@ def kb_status(home: Path | None = None, *, timeout: float = 1.0) -> KBStatus:
 
 
 _TRACE_COLUMNS = ('id, ts, client, file_hash, line, code, fingerprint, outcome, "before", '
-                  '"after", versions, "user", "schema"')
+                  '"after", versions, "user", "schema", coalesce(workspace, \'\')')
 
 
 def row_to_trace(row: tuple[Any, ...]) -> Trace:
     (id_, ts, client, fhash, line, code, fingerprint, outcome, before, after, versions, user,
-     schema) = row
+     schema, workspace) = row
     return Trace(outcome=outcome, code=code, client=client, file_hash=fhash, line=line,
                  before=before, after=after, versions=json.loads(versions),
-                 fingerprint=fingerprint, user=user, id=id_, ts=ts, schema=schema)
+                 fingerprint=fingerprint, user=user, id=id_, ts=ts, schema=schema,
+                 workspace=workspace)
 
 
 @dataclass
@@ -178,7 +179,12 @@ def query_traces(con: duckdb.DuckDBPyConnection, *, outcome: str | None = None,
             where.append(f"{column} = ?")
             params.append(value)
     order = "ts DESC, id" if newest_first else "ts, id"
-    sql = f"SELECT {_TRACE_COLUMNS} FROM traces WHERE {' AND '.join(where)} ORDER BY {order}"
+    columns = _TRACE_COLUMNS
+    if not con.execute("SELECT count(*) FROM duckdb_columns() WHERE table_name = 'traces' "
+                       "AND column_name = 'workspace' AND database_name = current_database()"
+                       ).fetchone()[0]:  # type: ignore[index]
+        columns = columns.replace("coalesce(workspace, '')", "''")  # a file before migration 3
+    sql = f"SELECT {columns} FROM traces WHERE {' AND '.join(where)} ORDER BY {order}"
     if limit is not None:
         sql += " LIMIT ?"
         params.append(limit)

@@ -149,14 +149,24 @@ class SymbolIndex:
         # df.groupby, x.reshape: the receiver is a variable; its member is what matters
         return [(i, s * 0.9) for i, s in self._lookup("tail1", parts[-1], 85)]
 
-    def match(self, terms: QueryTerms, *, library: str | None = None, limit: int = 50
-              ) -> list[tuple[_Key, float]]:
-        """Best objects for the query's identifiers (and exact plain-word names), best first."""
+    def match(self, terms: QueryTerms, *, library: str | None = None, limit: int = 50,
+              fuzzy_words: bool = True) -> list[tuple[_Key, float]]:
+        """Best objects for the query's identifiers and plain-word names, best first.
+
+        Plain words match exactly (`merge`) and, with `fuzzy_words`, with a typo (`argsrot`);
+        hybrid search leaves typo'd prose words out: `frames` is not a misspelt `Frame`.
+        """
         best: dict[_Key, float] = {}
         for term, weight in [(t, 1.0) for t in terms.identifiers] + \
                 [(w, WORD_WEIGHT) for w in terms.words]:
-            matches = self._matches(term) if weight == 1.0 else \
-                [(i, 100.0) for i in self._tail1.get(term, [])]
+            if weight == 1.0:
+                matches = self._matches(term)
+            elif term in self._tail1:
+                matches = [(i, 100.0) for i in self._tail1[term]]
+            elif fuzzy_words and len(term) >= 6:  # a typo'd name without underscores: argsrot
+                matches = self._lookup("tail1", term, 85)
+            else:
+                matches = []
             for i, score in matches:
                 key = self.keys[i]
                 if library is not None and key[0] != library:

@@ -16,14 +16,22 @@ import socket
 import threading
 import time
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 log = logging.getLogger(__name__)
 
-OUTCOMES = ("shown", "accepted", "rejected", "corrected")
-TRACE_SCHEMA_VERSION = 1
+# `organic`: code that matched no card, rewritten by the user (or shared by an agent) — a
+# before/after pair to learn from. Feedback on a recommendation: `wrong`, `outdated` (for the
+# library versions the trace carries), `helpful`.
+OUTCOMES = ("shown", "accepted", "rejected", "corrected", "organic", "wrong", "outdated", "helpful")
+FEEDBACK = ("wrong", "outdated", "helpful")
+# Schema 2 added `organic`, the feedback kinds and the `workspace` field. A trace with one of the
+# first four outcomes is still written as schema 1, which older Sparks read (they ignore
+# `workspace`); the new kinds are schema 2, which older Sparks set aside as "from a newer Spark".
+TRACE_SCHEMA_VERSION = 2
+_SCHEMA_1_OUTCOMES = OUTCOMES[:4]
 
 
 @dataclass
@@ -40,11 +48,14 @@ class Trace:
     user: str = ""
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
     ts: float = field(default_factory=time.time)
-    schema: int = TRACE_SCHEMA_VERSION
+    schema: int = 0  # 0: the lowest schema that can hold the trace (set below)
+    workspace: str = ""  # hash of the workspace folder: rejections are remembered per workspace
 
     def __post_init__(self) -> None:
         if self.outcome not in OUTCOMES:
             raise ValueError(f"unknown outcome {self.outcome!r}; expected one of {OUTCOMES}")
+        if not self.schema:
+            self.schema = 1 if self.outcome in _SCHEMA_1_OUTCOMES else 2
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), ensure_ascii=False, sort_keys=True)
@@ -53,6 +64,13 @@ class Trace:
     def from_dict(cls, data: dict[str, Any]) -> Trace:
         known = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
         return cls(**known)
+
+
+def redacted(trace: Trace) -> Trace:
+    """The trace with secrets redacted from its code windows: what may be stored."""
+    from spark_lsp.memory.privacy import redact
+
+    return replace(trace, before=redact(trace.before), after=redact(trace.after))
 
 
 def file_hash(uri_or_path: str) -> str:
@@ -83,7 +101,8 @@ class TraceJournal:
         self._torn = False  # a write failed half-way: start the next line on a fresh line
 
     def append(self, trace: Trace) -> None:
-        line = trace.to_json() + "\n"
+        """Write one trace (its code windows redacted first), flushed and fsynced."""
+        line = redacted(trace).to_json() + "\n"
         with self._lock:
             self.dir.mkdir(parents=True, exist_ok=True)
             with open(self.path, "a", encoding="utf-8") as fh:
@@ -106,7 +125,7 @@ class UnknownTraceSchema(MalformedTrace):
 
 
 _TEXT_FIELDS = ("id", "outcome", "code", "client", "file_hash", "before", "after", "fingerprint",
-                "user")
+                "user", "workspace")
 
 
 def trace_from_json(text: str) -> Trace:

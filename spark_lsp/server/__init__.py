@@ -19,7 +19,11 @@ What a client sees:
   before, after}` -> `{recorded: bool}`; `spark.disableCode` `{code}` -> `{disabled: [codes]}`.
 - Settings: initializationOptions, then the `spark` section of workspace/configuration (pulled
   again on didChangeConfiguration): enabledCodes/select, disabledCodes/ignore, severity, trace,
-  debounceMs, cards, versions; under them `[tool.spark]` of the workspace's pyproject.toml.
+  debounceMs, cards, versions, memoryPath; under them `[tool.spark]` of the workspace's
+  pyproject.toml.
+- Team memory (`[tool.spark.memory] path` / `memoryPath`): followed and hot-reloaded when a new
+  version verifies against `trusted_keys`; a refused file leaves the memory in use unchanged
+  and is reported once with `window/showMessage` (server/memory_watch.py).
 """
 
 from __future__ import annotations

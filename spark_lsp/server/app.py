@@ -24,10 +24,26 @@ from spark_lsp.analysis import Analyzer, Card, installed_versions
 from spark_lsp.check import make_analyzer
 from spark_lsp.config import Settings, spark_home
 from spark_lsp.kb.traces import Trace
+from spark_lsp.memory.privacy import warm_up_in_background
+from spark_lsp.learning.suppress import workspace_id
+from spark_lsp.learning.team import TeamState, load_team_state, team_analyzer
 from spark_lsp.server import actions
+from spark_lsp.server.ask import (
+    ASK_KIND,
+    ASK_SPARK,
+    HOVER_WAIT,
+    AskFeature,
+    ask_action,
+    ask_argument,
+    document_uri,
+    hover_extra,
+    wants_ask,
+    write_answer,
+)
 from spark_lsp.server.documents import DocumentStore, refresh
 from spark_lsp.server.errors import guarded
 from spark_lsp.server.hover import hover_text
+from spark_lsp.server.memory_watch import MemoryFeature
 from spark_lsp.server.outcomes import OutcomeTracker, TraceSink
 from spark_lsp.server.settings import (
     SECTION,
@@ -60,9 +76,12 @@ class SparkServer(LanguageServer):
         self.analysis_executor = ThreadPoolExecutor(1, thread_name_prefix="spark-analysis")
         self.journal_executor = ThreadPoolExecutor(1, thread_name_prefix="spark-journal")
         self.sink = TraceSink(spark_home)
+        warm_up_in_background()  # secrets redaction of traces: its detector loads meanwhile
+        self.memory = MemoryFeature(self)  # the team memory: followed, hot-reloaded
         self._versions: dict[str, str] = {}
         self._reported: set[str] = set()
         self._trackers: dict[str, OutcomeTracker] = {}
+        self.team = TeamState()  # the team's experience: trust, rejected suggestions (learning/)
         # Traces wait here until the editor's configuration is known: it may turn tracing off.
         self._held: list[Trace] | None = []
 
@@ -102,6 +121,7 @@ class SparkServer(LanguageServer):
         self.settings = resolve_settings(self.root, self.init_options, None, self.client)
         self.analyzer, self.cards, self.card_problems = make_analyzer(self.settings)
         self._versions = {**installed_versions(), **self.settings.versions}
+        self.load_team()
 
     def update_settings(self, configuration: Any) -> None:
         """New editor configuration: re-resolve settings, republish if anything changed."""
@@ -110,15 +130,30 @@ class SparkServer(LanguageServer):
         if settings == self.settings:
             return
         if (settings.cards, settings.versions) != (self.settings.cards, self.settings.versions):
-            self.analyzer, self.cards, self.card_problems = make_analyzer(settings)
+            self.analyzer, self.cards, self.card_problems = make_analyzer(settings,
+                                                                         self.memory.cards)
             self._versions = {**installed_versions(), **settings.versions}
         self.settings = settings
+        self.memory.follow(settings)
+        self.apply_options()
+
+    def load_team(self) -> None:
+        """The team's experience for this workspace (read once per session; never fatal)."""
+        try:
+            self.team = load_team_state(spark_home(), workspace_id(self.root))
+        except Exception as exc:  # noqa: BLE001 - a broken knowledge base must not stop the editor
+            log.warning("team experience not loaded: %s", exc)
+            self.team = TeamState(workspace_id(self.root))
+        self.cards.update({c.code: c for c in self.team.learned if c.code not in self.cards})
         self.apply_options()
 
     def apply_options(self) -> None:
-        # A fresh Analyzer over the same compiled cards: it memoises which codes are active.
-        self.analyzer = Analyzer(self.analyzer.cards,
-                                 analysis_options(self.settings, self._versions, self.session_ignore))
+        # A fresh Analyzer over the same compiled cards: it memoises which codes are active. The
+        # team's trust sets severities, hides cards it rejects and suggestions rejected here.
+        self.analyzer = team_analyzer(self.analyzer.cards,
+                                      analysis_options(self.settings, self._versions,
+                                                       self.session_ignore | self.memory.suppressed),
+                                      self.team)
         self.generation += 1
         self.republish()
 
@@ -155,7 +190,8 @@ class SparkServer(LanguageServer):
     def tracker(self, uri: str) -> OutcomeTracker:
         """The document's outcomes this session (kept across close and reopen)."""
         if uri not in self._trackers:
-            self._trackers[uri] = OutcomeTracker(uri, self.client, self.versions_for)
+            self._trackers[uri] = OutcomeTracker(uri, self.client, self.versions_for,
+                                                 self.team.workspace)
         return self._trackers[uri]
 
     def record(self, traces: list[Trace]) -> None:
@@ -198,6 +234,7 @@ class SparkServer(LanguageServer):
                 log.warning("cannot write the trace journal: %s", exc)
 
     def shutdown(self) -> None:
+        self.memory.stop()
         super().shutdown()
         self.analysis_executor.shutdown(wait=False, cancel_futures=True)
         self.journal_executor.shutdown(wait=True)
@@ -205,6 +242,7 @@ class SparkServer(LanguageServer):
 
 def create_server() -> SparkServer:
     server = SparkServer()
+    asker = AskFeature()
 
     @server.feature(types.INITIALIZE)
     @guarded("initialize")
@@ -219,6 +257,7 @@ def create_server() -> SparkServer:
         if ls.card_problems:
             ls.show(f"Spark skipped {len(ls.card_problems)} practice card(s) with errors; "
                     "see its log.", types.MessageType.Warning)
+        ls.memory.follow(ls.settings)  # the editor's configuration may change it just below
         await ls.pull_configuration()
 
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
@@ -265,7 +304,7 @@ def create_server() -> SparkServer:
 
     @server.feature(types.TEXT_DOCUMENT_HOVER)
     @guarded("hover")
-    def hover(ls: SparkServer, params: types.HoverParams) -> types.Hover | None:
+    async def hover(ls: SparkServer, params: types.HoverParams) -> types.Hover | None:
         uri = params.text_document.uri
         state = ls.documents.get(uri)
         if state is None:
@@ -276,24 +315,32 @@ def create_server() -> SparkServer:
         finding, diagnostic, lines = found
         formats = get_capability(ls.client_capabilities, "text_document.hover.content_format", [])
         markdown = not formats or types.MarkupKind.Markdown in formats
-        text = hover_text(finding, ls.cards.get(finding.code), lines, markdown)
+        text = hover_text(finding, ls.cards.get(finding.code), lines, markdown,
+                          team_note=ls.team.hover_note(finding.code))
+        text += await _recommendation_extra(ls, uri, finding, markdown)
         kind = types.MarkupKind.Markdown if markdown else types.MarkupKind.PlainText
         return types.Hover(contents=types.MarkupContent(kind=kind, value=text),
                            range=diagnostic.range)
 
     @server.feature(types.TEXT_DOCUMENT_CODE_ACTION,
-                    types.CodeActionOptions(code_action_kinds=[types.CodeActionKind.QuickFix]))
+                    types.CodeActionOptions(code_action_kinds=[types.CodeActionKind.QuickFix,
+                                                               ASK_KIND]))
     @guarded("code_actions")
     def code_action(ls: SparkServer, params: types.CodeActionParams) -> list[types.CodeAction] | None:
         uri = params.text_document.uri
         state = ls.documents.get(uri)
-        if state is None or state.latest is None or not actions.wants_quickfix(params.context.only):
+        if state is None:
             return None
-        doc = ls.workspace.get_text_document(uri)
-        index = state.index(doc.version, lambda: doc.source, ls.encoding)
-        document_changes = ls.client_supports("workspace.workspace_edit.document_changes")
-        return actions.code_actions(uri, list(params.context.diagnostics), index, doc.version,
-                                    document_changes, state.data_for) or None
+        found: list[types.CodeAction] = []
+        if state.latest is not None and actions.wants_quickfix(params.context.only):
+            doc = ls.workspace.get_text_document(uri)
+            index = state.index(doc.version, lambda: doc.source, ls.encoding)
+            document_changes = ls.client_supports("workspace.workspace_edit.document_changes")
+            found += actions.code_actions(uri, list(params.context.diagnostics), index,
+                                          doc.version, document_changes, state.data_for)
+        if wants_ask(params.context.only):
+            found.append(ask_action(uri, params.range))
+        return found or None
 
     @server.command(actions.RECORD_OUTCOME)
     @guarded("record_outcome")
@@ -305,6 +352,9 @@ def create_server() -> SparkServer:
         trace = ls.tracker(a.uri).resolve(a.outcome, a.code, a.fingerprint, a.line, a.before,
                                           a.after)
         ls.record([trace])
+        if a.outcome == "rejected":  # not shown again in this workspace for the same code
+            ls.team.reject(a.fingerprint)
+            ls.republish()
         return {"recorded": bool(ls.settings.trace)}
 
     @server.command(actions.DISABLE_CODE)
@@ -317,9 +367,52 @@ def create_server() -> SparkServer:
         ls.disable_code(code)
         return {"disabled": sorted(ls.session_ignore)}
 
+    @server.command(ASK_SPARK)
+    @guarded("ask_spark")
+    async def ask_spark(ls: SparkServer, *args: Any) -> dict[str, Any]:
+        try:
+            uri, first, last = ask_argument(args)
+        except ValueError as exc:
+            raise JsonRpcInvalidParams(str(exc)) from None
+        if ls.documents.get(uri) is None:
+            raise JsonRpcInvalidParams(f"{ASK_SPARK}: {uri} is not open")
+        text = ls.workspace.get_text_document(uri).source
+        agent = asker.agent(ls.settings, list(ls.cards.values()))
+        rec = await asker.recommend(agent, text, first, last, uri)
+        answer = write_answer(uri, rec)
+        shown = False
+        if ls.client_supports("window.show_document.support"):
+            try:
+                result = await ls.window_show_document_async(types.ShowDocumentParams(
+                    uri=document_uri(answer), take_focus=False))
+                shown = bool(result and result.success)
+            except Exception as exc:  # the client refused: a message still gets it across
+                log.info("window/showDocument failed: %s", exc)
+        if not shown:
+            ls.show(f"Spark: {rec.title}. {rec.advice} (full answer: {answer})")
+        return {"recommendation": rec.to_dict(), "document": document_uri(answer),
+                "shown": shown}
+
+    async def _recommendation_extra(ls: SparkServer, uri: str, finding: Any,
+                                    markdown: bool) -> str:
+        """Caveats, docs, team history and confidence for a hover; "" when it takes too long."""
+        try:
+            text = ls.workspace.get_text_document(uri).source
+            agent = asker.agent(ls.settings, list(ls.cards.values()))
+            rec = await asyncio.wait_for(asker.recommend(
+                agent, text, finding.span.start.line, finding.span.end.line, uri, finding),
+                timeout=HOVER_WAIT)
+        except TimeoutError:
+            return ""
+        except Exception as exc:  # the plain explanation is still worth showing
+            log.warning("no recommendation for the hover: %s", exc)
+            return ""
+        return "\n\n" + hover_extra(rec, markdown)
+
     @server.feature(types.SHUTDOWN)
     @guarded("shutdown")
     def on_shutdown(ls: SparkServer, params: Any) -> None:
         ls.settle_all()
+        asker.shutdown()
 
     return server

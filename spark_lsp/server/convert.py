@@ -156,9 +156,13 @@ def diagnostic_data(finding: Finding, index: LineIndex, version: int | None, bef
     }
 
 
-def to_diagnostic(finding: Finding, index: LineIndex, data: dict[str, Any]) -> types.Diagnostic:
+def to_diagnostic(finding: Finding, where: LineIndex | types.Range,
+                  data: dict[str, Any]) -> types.Diagnostic:
+    """The diagnostic of a finding; `where`: the document's LineIndex, or the finding's range in
+    client units when it is known already."""
     return types.Diagnostic(
-        range=index.range(finding.span.start, finding.span.end),
+        range=where.range(finding.span.start, finding.span.end) if isinstance(where, LineIndex)
+        else where,
         severity=SEVERITY.get(finding.severity, types.DiagnosticSeverity.Warning),
         code=finding.code,
         code_description=types.CodeDescription(href=finding.url) if finding.url else None,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import OrderedDict
 from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -132,12 +133,38 @@ def analyse(analyzer: Analyzer, text: str, filename: str, version: int | None,
     text = sanitize(text)
     findings = analyzer.analyze(text, filename)
     lines = text.splitlines()
-    index = LineIndex(text, encoding)
-    diagnostics = []
-    for f in findings:
-        data = diagnostic_data(f, index, version, finding_lines(lines, f), fixed_lines(lines, f))
-        diagnostics.append(to_diagnostic(f, index, data))
+    index = LineIndex(text, encoding) if findings else None
+    diagnostics = [_diagnostic(f, index, version, lines, encoding)
+                   for f in findings if index is not None]
     return Analysis(version, text, lines, findings, diagnostics)
+
+
+# A finding's diagnostic (less the document version) depends only on the finding and on the
+# lines it and its fix touch: an edit elsewhere reuses it.
+_CONVERTED: OrderedDict[tuple[Any, ...], tuple[types.Range, dict[str, Any]]] = OrderedDict()
+_CONVERTED_MAX = 20_000
+
+
+def _diagnostic(f: Finding, index: LineIndex, version: int | None, lines: list[str],
+                encoding: str) -> types.Diagnostic:
+    before = finding_lines(lines, f)
+    rows = {f.span.start.line, f.span.end.line}
+    for edit in f.fix.edits if f.fix is not None else ():
+        rows.update((edit.span.start.line, edit.span.end.line))
+    key = (f.code, f.title, f.message, f.severity, f.url, f.span, f.fingerprint, f.matched,
+           f.fix, encoding, before, tuple((row, index.lsp_line(row)) for row in sorted(rows)),
+           # a position past the end is clamped to the end of the text
+           index.line_count() if max(rows) >= index.line_count() else -1)
+    found = _CONVERTED.get(key)
+    if found is None:
+        data = diagnostic_data(f, index, version, before, fixed_lines(lines, f))
+        found = _CONVERTED[key] = (index.range(f.span.start, f.span.end), data)
+        while len(_CONVERTED) > _CONVERTED_MAX:
+            _CONVERTED.popitem(last=False)
+    else:
+        _CONVERTED.move_to_end(key)
+    rng, data = found
+    return to_diagnostic(f, rng, {**data, "version": version})
 
 
 async def refresh(ls: SparkServer, uri: str, delay: float, settle: bool = False) -> None:

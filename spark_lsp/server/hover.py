@@ -33,8 +33,10 @@ def _source(source: dict[str, str], markdown: bool) -> str:
     return text
 
 
-def hover_text(finding: Finding, card: Card | None, lines: list[str], markdown: bool = True) -> str:
-    """The explanation shown on hover, using the user's own code and names."""
+def hover_text(finding: Finding, card: Card | None, lines: list[str], markdown: bool = True,
+               team_note: str | None = None) -> str:
+    """The explanation shown on hover, using the user's own code and names; `team_note`: the
+    team's record with this card ("accepted 14 of 16 times by your team")."""
     bold = (lambda s: f"**{s}**") if markdown else (lambda s: s)
     parts = [f"{bold(finding.code)} · {finding.title}", finding.message]
     if card is not None and card.why:
@@ -58,6 +60,8 @@ def hover_text(finding: Finding, card: Card | None, lines: list[str], markdown: 
     if finding.fix is not None and finding.fix.message:
         fix_text = f"{finding.fix.message} ({fix_text})"
     parts.append(f"{bold('Fix:')} {fix_text}")
+    if team_note:
+        parts.append(f"{bold('Your team:')} {team_note}")
     if card is not None and card.sources:
         parts.append(f"{bold('Sources:')} " + "; ".join(_source(s, markdown) for s in card.sources))
     if finding.url:

@@ -102,9 +102,11 @@ class OutcomeTracker:
     """One document's suggestions and their fates during this session."""
 
     def __init__(self, uri: str, client: str,
-                 versions: Callable[[str], dict[str, str]] = lambda code: {}) -> None:
+                 versions: Callable[[str], dict[str, str]] = lambda code: {},
+                 workspace: str = "") -> None:
         self.file_hash = file_hash(uri)
         self.client = client
+        self.workspace = workspace  # a hash: rejections are remembered per workspace
         self.versions = versions
         self.shown: set[str] = set()
         self.resolved: set[str] = set()
@@ -116,7 +118,7 @@ class OutcomeTracker:
         return Trace(outcome=outcome, code=finding_code, client=self.client,
                      file_hash=self.file_hash, line=max(0, line), before=_clip(before),
                      after=_clip(after), versions=self.versions(finding_code),
-                     fingerprint=fingerprint, user=self._user)
+                     fingerprint=fingerprint, user=self._user, workspace=self.workspace)
 
     # -- events ------------------------------------------------------------------------------
     def observe(self, old_text: str | None, old: list[Finding], new_text: str,

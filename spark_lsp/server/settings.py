@@ -17,6 +17,10 @@ MAX_DEBOUNCE_MS = 5000
 _LISTS = {"select": "select", "enabledCodes": "select", "ignore": "ignore",
           "disabledCodes": "ignore", "cards": "cards"}
 _OWN_KEYS = {"select", "ignore", "cards", "trace", "debounce_ms", "severity", "versions", "client"}
+_MEMORY = {"memoryPath": "memory_path", "memory_path": "memory_path",
+           "memoryInbox": "memory_inbox", "memory_inbox": "memory_inbox"}
+_TRUSTED = {"trustedKeys": "trusted_keys", "trusted_keys": "trusted_keys",
+            "trustedKeysFile": "trusted_keys_file", "trusted_keys_file": "trusted_keys_file"}
 _PASSED_THROUGH = {f.name for f in fields(Settings)} - _OWN_KEYS
 _TRUE = {"true", "on", "1", "yes"}
 _FALSE = {"false", "off", "0", "no"}
@@ -54,6 +58,14 @@ def editor_settings(raw: Any) -> dict[str, Any]:
             out["severity"] = value
         elif key == "versions" and isinstance(value, dict):
             out["versions"] = {str(k): str(v) for k, v in value.items()}
+        elif key in _MEMORY:
+            if isinstance(value, str):
+                out[_MEMORY[key]] = value
+        elif key in _TRUSTED:
+            if isinstance(value, str):
+                value = [value]
+            if isinstance(value, list):
+                out[_TRUSTED[key]] = [str(v) for v in value]
         elif key in _PASSED_THROUGH:
             out[key] = value  # a setting added to Settings later; Settings.merged checks it
         else:

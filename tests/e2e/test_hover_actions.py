@@ -123,8 +123,14 @@ async def test_dismiss_inserts_comment_and_records_rejected(client: SparkClient,
     assert rejected["fingerprint"] == d.data["fingerprint"]
     assert rejected["after"].endswith("# spark: ignore[SPK001]")
 
+    # the rejected suggestion is not shown again in this workspace for the same code, even
+    # once its comment is gone and the line has moved (learning/suppress.py)
+    v = client.replace(uri, "\n\n" + MISTAKE)
+    await client.diagnostics_for(uri, v, no_spk001)
+
     # a line that already ignores another code gets this one added to its list
-    v = client.replace(uri, MISTAKE.replace(".values\n", ".values  # note # spark: ignore[SPK999]\n"))
+    other = MISTAKE.replace("sales_frame.values", "sales_frame.head().values")
+    v = client.replace(uri, other.replace(".values\n", ".values  # note # spark: ignore[SPK999]\n"))
     [d] = spark_diagnostics(await client.diagnostics_for(uri, v, has_spk001))
     dismiss = action(await client.actions_for(uri, [d]), "Dismiss SPK001 here")
     v = client.apply(uri, dismiss.edit)  # type: ignore[arg-type]

@@ -86,9 +86,11 @@ def check_session(session: RawSession, root: Path) -> None:
                                           "capabilities": {}, "clientInfo": {"name": "raw"}})
     caps = init["result"]["capabilities"]
     assert caps["textDocumentSync"]["change"] == 2 and caps["textDocumentSync"]["openClose"]
-    assert caps["hoverProvider"] and caps["codeActionProvider"]["codeActionKinds"] == ["quickfix"]
+    assert caps["hoverProvider"] and caps["codeActionProvider"]["codeActionKinds"] == [
+        "quickfix", "refactor.spark.ask"]
     assert set(caps["executeCommandProvider"]["commands"]) == {"spark.recordOutcome",
-                                                               "spark.disableCode"}
+                                                               "spark.disableCode",
+                                                               "spark.askSpark"}
     assert caps["positionEncoding"] == "utf-16"
     assert init["result"]["serverInfo"]["name"] == "spark"
     session.notify("initialized", {})

@@ -43,7 +43,7 @@ async def test_internal_errors_keep_the_server_serving(client: SparkClient, proj
     for data in ["nonsense", {"code": 1}, {"code": "SPK001", "fingerprint": "f", "fix": {"edits": 3},
                                           "version": 1}]:
         actions = await client.actions_for(uri, [spark_diagnostic(data, line=500)])
-        assert all(a.title.startswith(("Dismiss", "Disable")) for a in actions)
+        assert all(a.title.startswith(("Dismiss", "Disable", "Ask Spark")) for a in actions)
 
     # commands with bad arguments are errors for the caller, not for the server
     for command, args in [("spark.recordOutcome", []), ("spark.recordOutcome", ["x"]),

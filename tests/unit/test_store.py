@@ -37,7 +37,7 @@ from spark_lsp.kb.migrate import (
 )
 from spark_lsp.kb.rebuild import rebuild_kb
 from spark_lsp.kb.store import ensure_kb, kb_status, list_traces, sync_cards
-from spark_lsp.kb.traces import Trace, TraceJournal, journal_dir
+from spark_lsp.kb.traces import TRACE_SCHEMA_VERSION, Trace, TraceJournal, journal_dir
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -366,7 +366,7 @@ def test_merge_sets_aside_malformed_lines_and_newer_schemas(spark_home):
         json.dumps({**json.loads(good.to_json()), "id": "x4", "line": 2**40}),
         json.dumps({**json.loads(good.to_json()), "id": "x5", "versions": {"pandas": 3}}),
         json.dumps({**json.loads(good.to_json()), "id": "x6", "before": "\ud800"}),
-        json.dumps({**json.loads(good.to_json()), "id": "x7", "schema": 2}),
+        json.dumps({**json.loads(good.to_json()), "id": "x7", "schema": TRACE_SCHEMA_VERSION + 1}),
         "",
     ]
     path = journal_file(spark_home, dead_pid())
@@ -376,7 +376,8 @@ def test_merge_sets_aside_malformed_lines_and_newer_schemas(spark_home):
     text = "\n".join(report.messages)
     for phrase in ("not JSON", "expected a JSON object", "missing id", "unknown outcome",
                    "line must be a whole number", "got '7'", "got 1099511627776",
-                   "versions must map", "lone surrogate", "trace schema 2 is newer", "not UTF-8"):
+                   "versions must map", "lone surrogate",
+                   f"trace schema {TRACE_SCHEMA_VERSION + 1} is newer", "not UTF-8"):
         assert phrase in text, phrase
     assert f"{path.name} at byte" in text
     rejected = journal_dir(spark_home) / "rejected" / path.name

@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import builtins
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ast_grep_py import SgNode
 
 from spark_lsp.analysis.context import FileContext
-from spark_lsp.analysis.source import Block
+from spark_lsp.analysis.facts import BOUND
+from spark_lsp.analysis.source import Block, parse_block
 
 _SCOPE_KINDS = ("function_definition", "lambda")
 # Methods that hand back the object they were called on (or an equivalent of it).
@@ -34,36 +37,143 @@ class Call:
     scope: tuple[int, int] | None  # absolute lines of the enclosing function, None at module level
 
 
-# The detectors of one analysis share one walk of the file. Keyed by identity; the entry keeps
-# its FileContext alive, so an id is never reused while it is cached.
-_PER_FILE: dict[int, tuple[FileContext, list[tuple[Block, SgNode]], list[Call]]] = {}
-_PER_FILE_MAX = 4
+@dataclass
+class _BlockCalls:
+    """The calls of one block (lines relative to it), cached by block text and imports."""
+
+    calls: list[Call]
+    heads: frozenset[str]  # names whether a qualname resolves depends on their being bound
+    bound: frozenset[str]  # those of them that were bound
+    by_name: dict[str, tuple[int, ...]]  # method / last part of the qualname -> positions
+    shifted: dict[int, list[Call]] = field(default_factory=dict)  # start line -> calls there
+    checked: bytes = b""  # facts version under which `bound` was last confirmed
+    volatile: bool = False  # resolving a name looked up more than "is it bound": single-use
+
+    def at(self, start: int) -> list[Call]:
+        if start == 0:
+            return self.calls
+        found = self.shifted.get(start)
+        if found is None:
+            if len(self.shifted) >= 2:
+                self.shifted.clear()
+            found = self.shifted[start] = [
+                Call(c.node, start, c.qualname, c.method, c.receiver, c.line + start,
+                     (c.scope[0] + start, c.scope[1] + start) if c.scope else None)
+                for c in self.calls]
+        return found
 
 
-def _walk(ctx: FileContext) -> tuple[list[tuple[Block, SgNode]], list[Call]]:
-    cached = _PER_FILE.get(id(ctx))
-    if cached is not None and cached[0] is ctx:
-        return cached[1], cached[2]
-    trees = ctx.roots()
-    found = [call_info(ctx, node, block.start_line)
-             for block, root in trees for node in root.find_all(kind="call")]
-    while len(_PER_FILE) >= _PER_FILE_MAX:
-        try:
-            _PER_FILE.pop(next(iter(_PER_FILE)))
-        except (StopIteration, KeyError, RuntimeError):  # emptied by another thread
-            break
-    _PER_FILE[id(ctx)] = (ctx, trees, found)
-    return trees, found
+_BLOCK_CALLS: OrderedDict[tuple[str, str], _BlockCalls] = OrderedDict()
+_BLOCK_CALLS_MAX = 20_000
+_BLOCK_CALLS_LOCK = threading.Lock()  # analyzers in several threads share it
 
 
-def calls(ctx: FileContext) -> list[Call]:
-    """Every call of the file, in source order, with what its callee resolves to."""
-    return _walk(ctx)[1]
+def clear_block_calls() -> None:
+    with _BLOCK_CALLS_LOCK:
+        _BLOCK_CALLS.clear()
+
+
+def _entries(ctx: FileContext) -> list[_BlockCalls]:
+    """The calls of each of the context's blocks (looked up once per analysis)."""
+    found: list[_BlockCalls] | None = ctx.memo.get("block_calls")
+    if found is not None:
+        return found
+    imports, version = ctx.imports_key, ctx.facts_version()[0]
+    bindings = ctx.facts.bindings
+    view = ctx.file is not None
+    found = []
+    for block in ctx.blocks:
+        key = (block.text, imports)
+        with _BLOCK_CALLS_LOCK:
+            entry = _BLOCK_CALLS.get(key)
+            if entry is not None:
+                _BLOCK_CALLS.move_to_end(key)
+        # In a view the check also notes the heads: what the block's findings depend on.
+        if entry is not None and not entry.volatile and (
+                (entry.checked == version and not view)
+                or all((h in bindings) == (h in entry.bound) for h in entry.heads)):
+            entry.checked = version
+            found.append(entry)
+            continue
+        entry = _compute_calls(ctx, block, version)
+        with _BLOCK_CALLS_LOCK:
+            _BLOCK_CALLS[key] = entry
+            while len(_BLOCK_CALLS) > _BLOCK_CALLS_MAX:
+                _BLOCK_CALLS.popitem(last=False)
+        found.append(entry)
+    ctx.memo["block_calls"] = found
+    return found
+
+
+def _compute_calls(ctx: FileContext, block: Block, version: bytes) -> _BlockCalls:
+    reads = ctx.facts.reads
+    frame = reads.open()
+    try:
+        found = [call_info(ctx, node, 0) for node in parse_block(block.text).find_all(kind="call")]
+    finally:
+        reads.close(frame)
+    # qualname_of asks only whether call heads are bound; anything else makes the entry
+    # single-use (never found valid again)
+    heads = frozenset(name for kind, name in frame if kind == BOUND)
+    volatile = any(kind != BOUND for kind, _ in frame)
+    by_name: dict[str, list[int]] = {}
+    for i, c in enumerate(found):
+        for name in {c.method, c.qualname.rsplit(".", 1)[-1] if c.qualname else None}:
+            if name is not None:
+                by_name.setdefault(name, []).append(i)
+    return _BlockCalls(found, heads, frozenset(h for h in heads if h in ctx.facts.bindings),
+                       {k: tuple(v) for k, v in by_name.items()}, checked=version,
+                       volatile=volatile)
+
+
+def calls(ctx: FileContext, names: Iterable[str] | None = None) -> list[Call]:
+    """The calls of the context's blocks in source order, with what their callees resolve to.
+
+    With `names`, only the calls of a method of one of these names or whose callee's qualified
+    name ends with one of them (`callee_is(call, ["sklearn.model_selection.train_test_split"])`
+    can only hold for a call listed under `train_test_split`).
+    """
+    wanted = None if names is None else frozenset(names)
+    key = ("calls", wanted)
+    found: list[Call] | None = ctx.memo.get(key)
+    if found is not None:
+        return found
+    entries = _entries(ctx)
+    found = []
+    if wanted is None:
+        for block, entry in zip(ctx.blocks, entries):
+            found.extend(entry.at(block.start_line))
+    else:
+        index = _call_index(ctx, entries)
+        for i in sorted({i for name in wanted for i in index.get(name, ())}):
+            entry, start = entries[i], ctx.blocks[i].start_line
+            shifted = entry.at(start)
+            found.extend(shifted[p] for p in sorted(
+                {p for name in wanted for p in entry.by_name.get(name, ())}))
+    ctx.memo[key] = found
+    return found
+
+
+def _call_index(ctx: FileContext, entries: list[_BlockCalls]) -> dict[str, list[int]]:
+    """Call name -> indices of the context's blocks that have such a call."""
+    index: dict[str, list[int]] | None = ctx.memo.get("call_index")
+    if index is None:
+        index = {}
+        get = index.get
+        for i, entry in enumerate(entries):
+            for name in entry.by_name:
+                found = get(name)
+                if found is None:
+                    index[name] = [i]
+                else:
+                    found.append(i)
+        ctx.memo["call_index"] = index
+    return index
 
 
 def roots(ctx: FileContext) -> list[tuple[Block, SgNode]]:
-    """The file's top-level blocks with their parse trees (parsed once per analysis)."""
-    return _walk(ctx)[0]
+    """The context's top-level blocks with their parse trees."""
+    return ctx.roots()
 
 
 def call_info(ctx: FileContext, node: SgNode, offset: int) -> Call:

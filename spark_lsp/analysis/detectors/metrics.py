@@ -23,15 +23,17 @@ from spark_lsp.analysis.detectors._nodes import (
 _SCORE_METRICS = tuple(f"sklearn.metrics.{f}" for f in (
     "roc_auc_score", "average_precision_score", "log_loss", "brier_score_loss", "roc_curve",
     "precision_recall_curve", "det_curve"))
+_METRIC_NAMES = tuple(m.rsplit(".", 1)[-1] for m in _SCORE_METRICS)
 _SCORE_KEYWORDS = ("y_score", "y_proba", "y_prob", "y_pred", "probas_pred")
 _CLASSIFIERS = {"LogisticRegression", "LogisticRegressionCV", "SVC", "NuSVC", "LinearSVC",
                 "GaussianNB", "MultinomialNB", "BernoulliNB", "ComplementNB", "CategoricalNB",
                 "LinearDiscriminantAnalysis", "QuadraticDiscriminantAnalysis", "Perceptron"}
 
 
-@detector("hard_predictions_scored")
+@detector("hard_predictions_scored", scope="block",
+          words=_METRIC_NAMES)
 def find_hard_predictions_scored(ctx: FileContext) -> Iterator[DetectorMatch]:
-    for call in calls(ctx):
+    for call in calls(ctx, _METRIC_NAMES):
         if not callee_is(call, _SCORE_METRICS):
             continue
         score = argument(call.node, 1)

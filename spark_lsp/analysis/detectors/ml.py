@@ -129,9 +129,9 @@ def _split_role(ctx: FileContext, split: SgNode, offset: int, index: int, name: 
 _EVAL_KEYWORDS = ("validation_data", "eval_set", "valid_sets", "evals")
 
 
-@detector("test_set_as_validation")
+@detector("test_set_as_validation", scope="block", words=_EVAL_KEYWORDS)
 def find_test_set_as_validation(ctx: FileContext) -> Iterator[DetectorMatch]:
-    for call in calls(ctx):
+    for call in calls(ctx, ("fit", "train", "fit_generator")):
         name = call.method or (call.qualname or "").rsplit(".", 1)[-1]
         if name not in ("fit", "train", "fit_generator"):
             continue
@@ -165,9 +165,12 @@ _CV_FUNCTIONS = tuple(f"sklearn.model_selection.{f}" for f in (
     "validation_curve", "permutation_test_score"))
 
 
-@detector("search_on_test_set")
+_CV_NAMES = tuple(f.rsplit(".", 1)[-1] for f in _CV_FUNCTIONS)
+
+
+@detector("search_on_test_set", scope="block", words=_CV_NAMES + ("fit",))
 def find_search_on_test_set(ctx: FileContext) -> Iterator[DetectorMatch]:
-    for call in calls(ctx):
+    for call in calls(ctx, _CV_NAMES + ("fit",)):
         if callee_is(call, _CV_FUNCTIONS):
             data = argument(call.node, 1, "X")
             what = (call.qualname or "").rsplit(".", 1)[-1]
@@ -201,7 +204,8 @@ def _is_search(ctx: FileContext, call: Call) -> bool:
 # -- SPK038: a transformer refitted on test data -----------------------------------------------
 def _refits(ctx: FileContext, methods: tuple[str, ...]) -> Iterator[DetectorMatch]:
     fitted: dict[tuple[str, int], tuple[int, str]] = {}  # (name, binding line) -> (line, data)
-    for call in sorted(calls(ctx), key=lambda c: (c.line, c.node.range().start.column)):
+    fits = calls(ctx, ("fit", "fit_transform", "partial_fit"))
+    for call in sorted(fits, key=lambda c: (c.line, c.node.range().start.column)):
         if call.method not in ("fit", "fit_transform", "partial_fit") or call.receiver is None:
             continue
         if call.receiver.kind() != "identifier":
@@ -252,16 +256,18 @@ _TRANSFORMERS = {
     "RandomOverSampler",
 }
 _SPLITTERS = SPLIT + _CV_FUNCTIONS
+_SPLITTER_NAMES = tuple(f.rsplit(".", 1)[-1] for f in _SPLITTERS)
+_FIT_METHODS = ("fit", "fit_transform", "fit_resample")
 
 
 @detector("fit_before_split")
 def find_fit_before_split(ctx: FileContext) -> Iterator[DetectorMatch]:
-    ordered = sorted(calls(ctx), key=lambda c: c.line)
-    splits = [c for c in ordered if callee_is(c, _SPLITTERS)]
+    splits = [c for c in sorted(calls(ctx, _SPLITTER_NAMES), key=lambda c: c.line)
+              if callee_is(c, _SPLITTERS)]
     if not splits:
         return
-    for call in ordered:
-        if call.method not in ("fit", "fit_transform", "fit_resample"):
+    for call in sorted(calls(ctx, _FIT_METHODS), key=lambda c: c.line):
+        if call.method not in _FIT_METHODS:
             continue
         transformer = _transformer_name(ctx, call)
         data = argument(call.node, 0, "X")

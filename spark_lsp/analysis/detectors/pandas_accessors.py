@@ -171,7 +171,7 @@ def _function_chain(arg: SgNode, ctx: FileContext) -> str | None:
     return None
 
 
-@detector("accessor_lambda")
+@detector("accessor_lambda", scope="block", words=("apply", "map"))
 def find_accessor_lambdas(ctx: FileContext) -> Iterator[DetectorMatch]:
     """`s.apply(lambda x: x.lower())` on a pandas Series -> `s.str.lower()`."""
     for block, root in ctx.roots():

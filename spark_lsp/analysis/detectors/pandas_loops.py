@@ -63,18 +63,13 @@ def _indexer_write(loop: SgNode, frame: str, row_keys: set[str]) -> str | None:
     return None
 
 
-def _list_names(ctx: FileContext, loop: SgNode, offset: int) -> set[str]:
-    """Names bound to a list (`[]`, `list()`) before the loop."""
-    names = set()
-    line = loop.range().start.line + offset
-    for name in ctx.facts.bindings:
-        binding = ctx.infer.binding_at(name, line)
-        if binding is None or binding.value is None:
-            continue
-        value = binding.value
-        if value.kind() == "list" or (value.kind() == "call" and value.text() == "list()"):
-            names.add(name)
-    return names
+def _holds_list(ctx: FileContext, name: str, loop: SgNode, offset: int) -> bool:
+    """`name` is bound to a list (`[]`, `list()`) before the loop."""
+    binding = ctx.infer.binding_at(name, loop.range().start.line + offset)
+    if binding is None or binding.value is None:
+        return False
+    value = binding.value
+    return value.kind() == "list" or (value.kind() == "call" and value.text() == "list()")
 
 
 def _vectorizable_guards(node: SgNode, loop: SgNode, expr: RowExpression) -> bool:
@@ -100,7 +95,6 @@ def _accumulation(ctx: FileContext, loop: SgNode, offset: int, expr: RowExpressi
                 and not mentions_row_whole(right, expr.row, expr)
                 and _vectorizable_guards(aug, loop, expr)):
             return f"accumulates `{left.text()}`"
-    lists = None
     for call in _loop_body_nodes(loop, "call"):
         func = call.field("function")
         args = positional(call)
@@ -113,8 +107,7 @@ def _accumulation(ctx: FileContext, loop: SgNode, offset: int, expr: RowExpressi
                 and not mentions_row_whole(args[0], expr.row, expr)
                 and _vectorizable_guards(call, loop, expr)):
             continue
-        lists = _list_names(ctx, loop, offset) if lists is None else lists
-        if obj.text() in lists:
+        if _holds_list(ctx, obj.text(), loop, offset):
             return f"appends to `{obj.text()}`"
     return None
 
@@ -136,7 +129,7 @@ def _loop_frame(ctx: FileContext, loop: SgNode, offset: int,
     return right, frame, attr.text()
 
 
-@detector("iterrows_loop")
+@detector("iterrows_loop", scope="block", words=("iterrows", "itertuples"))
 def find_iterrows_loops(ctx: FileContext) -> Iterator[DetectorMatch]:
     """`for i, row in df.iterrows():` whose body writes `df.loc[i, ...]` or accumulates fields."""
     for block, root in ctx.roots():
@@ -191,7 +184,7 @@ def _row_write(loop: SgNode, row: str) -> SgNode | None:
     return written
 
 
-@detector("iterrows_row_write")
+@detector("iterrows_row_write", scope="block", words=("iterrows",))
 def find_iterrows_row_writes(ctx: FileContext) -> Iterator[DetectorMatch]:
     """`for i, row in df.iterrows(): row["c"] = 0` changes a copy, not `df`."""
     for block, root in ctx.roots():
@@ -315,7 +308,7 @@ def _is_recurrence(loop: SgNode, var: str) -> bool:
     return False
 
 
-@detector("range_len_loop")
+@detector("range_len_loop", scope="block", words=("range",))
 def find_range_len_loops(ctx: FileContext) -> Iterator[DetectorMatch]:
     """`for i in range(len(df)):` whose body reads or writes `df` row `i` by position/label."""
     for block, root in ctx.roots():
@@ -371,7 +364,7 @@ def _within(node: SgNode, outer: SgNode) -> bool:
     return o.start.index <= r.start.index and r.end.index <= o.end.index
 
 
-@detector("dask_compute_in_loop")
+@detector("dask_compute_in_loop", scope="block", words=("compute",))
 def find_dask_compute_in_loop(ctx: FileContext) -> Iterator[DetectorMatch]:
     """`for c in cols: ddf[c].mean().compute()`: one graph run per iteration."""
     for block, root in ctx.roots():

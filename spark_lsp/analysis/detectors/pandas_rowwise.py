@@ -257,7 +257,7 @@ def _needs_parentheses(call: SgNode) -> bool:
                                  "expression_list", "set")
 
 
-@detector("rowwise_apply_vectorizable")
+@detector("rowwise_apply_vectorizable", scope="block", words=("apply",))
 def find_vectorizable_rowwise_apply(ctx: FileContext) -> Iterator[DetectorMatch]:
     """`df.apply(lambda r: r["a"] * r["b"], axis=1)` -> `df["a"] * df["b"]`."""
     for found in rowwise_applies(ctx):
@@ -266,7 +266,7 @@ def find_vectorizable_rowwise_apply(ctx: FileContext) -> Iterator[DetectorMatch]
                                 {"DF": found.frame.text(), "VECTORIZED": found.vectorized})
 
 
-@detector("rowwise_apply")
+@detector("rowwise_apply", scope="block", words=("apply",))
 def find_rowwise_apply(ctx: FileContext) -> Iterator[DetectorMatch]:
     """Any other `df.apply(f, axis=1)` on a DataFrame: one Python call per row."""
     for found in rowwise_applies(ctx):

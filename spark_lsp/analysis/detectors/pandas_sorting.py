@@ -143,7 +143,7 @@ def _single_key(call: SgNode, receiver_type: str | None) -> bool:
     return False
 
 
-@detector("unstable_sort_values")
+@detector("unstable_sort_values", scope="block", words=("sort_values",))
 def find_unstable_sort_values(ctx: FileContext) -> Iterator[DetectorMatch]:
     """`df.sort_values("k").head(3)`: one key, default quicksort, first rows used."""
     for block, root in ctx.roots():
@@ -212,7 +212,7 @@ def _tie_order_use(ctx: FileContext, call: SgNode, offset: int) -> str | None:
     return use
 
 
-@detector("unstable_argsort")
+@detector("unstable_argsort", scope="block", words=("sort", "argsort"))
 def find_unstable_argsort(ctx: FileContext) -> Iterator[DetectorMatch]:
     """`np.argsort(x)[:k]`, `x.argsort()[::-1]`, `np.sort(records, order="f")`: tie order used."""
     for block, root in ctx.roots():

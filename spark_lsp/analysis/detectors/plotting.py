@@ -3,6 +3,7 @@ is still open, what a loop creates and never closes."""
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -36,6 +37,7 @@ AXES_METHODS = {
         "tick_params", "margins")},
 }
 FIGURE_METHODS = {"suptitle": "suptitle", "tight_layout": "tight_layout"}
+_PYPLOT_FORWARDS = tuple(AXES_METHODS) + tuple(FIGURE_METHODS)
 # pyplot wrappers that also make their result the current image for a later `plt.colorbar()`;
 # the Axes methods do not, so these are left alone when such a colorbar follows.
 _MAPPABLES = {"imshow", "scatter", "contour", "contourf", "hexbin"}
@@ -60,28 +62,43 @@ class _Holder:
     ax: str
 
 
+def _in_order(found: list[Call]) -> list[Call]:
+    return sorted(found, key=lambda c: (c.line, c.node.range().start.column))
+
+
 @detector("plt_with_held_axes")
 def find_plt_with_held_axes(ctx: FileContext) -> Iterator[DetectorMatch]:
-    all_calls = sorted(calls(ctx), key=lambda c: (c.line, c.node.range().start.column))
-    holders = [h for c in all_calls if _plt(c, "subplots") for h in [_holder(c)] if h]
+    holders = [h for c in _in_order(calls(ctx, ("subplots",))) if _plt(c, "subplots")
+               for h in [_holder(c)] if h]
     if not holders:
         return
+    # Only calls in the scope (function, or module level) of a holder matter.
+    scopes = {h.scope for h in holders}
+    in_scope: dict[tuple[int, int] | None, list[Call]] = {s: [] for s in scopes}
+    for c in calls(ctx):
+        if c.scope in scopes:
+            in_scope[c.scope].append(c)
     held = {h.ax for h in holders} | {h.fig for h in holders if h.fig}
-    breakers = [c for c in all_calls if _breaks_current(c, held)]
-    mixing = {h: _uses(all_calls, h, holders) for h in holders}
-    for call in all_calls:
+    breaks = {s: sorted(c.line for c in found if _breaks_current(c, held))
+              for s, found in in_scope.items()}
+    mixing = {h: _uses(in_scope[h.scope], h, holders) for h in holders}
+    colorbars = [c for c in calls(ctx, ("colorbar",)) if _plt(c, "colorbar")]
+    for call in _in_order(calls(ctx, _PYPLOT_FORWARDS)):
         name = (call.qualname or "").rsplit(".", 1)[-1]
         if not _plt(call, *AXES_METHODS, *FIGURE_METHODS):
             continue
         holder = max((h for h in holders if h.scope == call.scope and h.line < call.line),
                      key=lambda h: h.line, default=None)
-        if holder is None or any(holder.line < b.line < call.line and b.scope == call.scope
-                                 for b in breakers):
+        if holder is None:
             continue
+        lines = breaks[call.scope]
+        after = bisect_right(lines, holder.line)
+        if after < len(lines) and lines[after] < call.line:
+            continue  # something in between may have changed the current Axes
         if not mixing[holder]:
             continue
-        if name in _MAPPABLES and any(_plt(c, "colorbar") and not positional(c.node)
-                                      and c.scope == call.scope for c in all_calls):
+        if name in _MAPPABLES and any(not positional(c.node) and c.scope == call.scope
+                                      for c in colorbars):
             continue
         target = holder.ax if name in AXES_METHODS else holder.fig
         binding = ctx.infer.binding_at(target or "", call.line)
@@ -131,12 +148,12 @@ def _breaks_current(call: Call, held: set[str]) -> bool:
     return any(w in text for w in _PLOTTING_WORDS) and keyword(call.node, "ax") is None
 
 
-def _uses(all_calls: list[Call], holder: _Holder, holders: list[_Holder]) -> bool:
+def _uses(scope_calls: list[Call], holder: _Holder, holders: list[_Holder]) -> bool:
     """The code does draw on the Axes it holds (`ax.plot`, `df.plot(ax=ax)`) before the next
-    `plt.subplots()`: it mixes the two styles."""
+    `plt.subplots()`: it mixes the two styles. `scope_calls`: the calls in the holder's scope."""
     end = min((h.line for h in holders if h.scope == holder.scope and h.line > holder.line),
               default=float("inf"))
-    for c in all_calls:
+    for c in scope_calls:
         if c.scope != holder.scope or not holder.line < c.line < end:
             continue
         given = keyword(c.node, "ax")
@@ -149,10 +166,9 @@ def _uses(all_calls: list[Call], holder: _Holder, holders: list[_Holder]) -> boo
 # -- SPK040: plt.show() inside a loop ---------------------------------------------------------
 @detector("show_in_loop")
 def find_show_in_loop(ctx: FileContext) -> Iterator[DetectorMatch]:
-    all_calls = list(calls(ctx))
-    if any(_plt(c, "ion", "pause") for c in all_calls):
+    if any(_plt(c, "ion", "pause") for c in calls(ctx, ("ion", "pause"))):
         return  # interactive/animated plotting shows inside loops on purpose
-    for call in all_calls:
+    for call in calls(ctx, ("show",)):
         if not _plt(call, "show") or positional(call.node) or is_false(keyword(call.node, "block")):
             continue
         loops = enclosing_loops(call.node)
@@ -164,7 +180,7 @@ def find_show_in_loop(ctx: FileContext) -> Iterator[DetectorMatch]:
 MANY_FIGURES = 20  # matplotlib warns from 20 open figures on (figure.max_open_warning)
 
 
-@detector("figures_not_closed")
+@detector("figures_not_closed", scope="block", words=("savefig",))
 def find_figures_not_closed(ctx: FileContext) -> Iterator[DetectorMatch]:
     by_loop: dict[tuple[int, int], tuple[SgNode, list[Call]]] = {}
     for call in calls(ctx):
@@ -267,7 +283,7 @@ _HARMLESS = {"print", "len", "str", "repr", "int", "float", "round", "format"}
 
 @detector("savefig_after_show")
 def find_savefig_after_show(ctx: FileContext) -> Iterator[DetectorMatch]:
-    for call in calls(ctx):
+    for call in calls(ctx, ("show",)):
         if not _plt(call, "show") or is_false(keyword(call.node, "block")):
             continue
         statement = statement_of(call.node)

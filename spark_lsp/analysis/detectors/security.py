@@ -20,8 +20,8 @@ from spark_lsp.analysis.detectors._nodes import (
     keyword_node,
     line_of,
     origin_call,
-    roots,
 )
+from spark_lsp.analysis.source import parse_block
 
 # -- SPK042: a shell command built from data ---------------------------------------------------
 _SHELL_KEYWORD = tuple(f"subprocess.{f}" for f in ("run", "call", "check_call", "check_output",
@@ -29,11 +29,14 @@ _SHELL_KEYWORD = tuple(f"subprocess.{f}" for f in ("run", "call", "check_call", 
 _ALWAYS_SHELL = ("os.system", "os.popen", "subprocess.getoutput", "subprocess.getstatusoutput",
                  "asyncio.create_subprocess_shell")
 _QUOTING = ("shlex.quote", "shlex.join", "pipes.quote")
+_SHELL_NAMES = tuple({f.rsplit(".", 1)[-1] for f in _SHELL_KEYWORD + _ALWAYS_SHELL})
 
 
+# File-scoped: whether a name holds a constant command depends on all its bindings, function
+# locals of other blocks included.
 @detector("shell_command_from_data")
 def find_shell_command_from_data(ctx: FileContext) -> Iterator[DetectorMatch]:
-    for call in calls(ctx):
+    for call in calls(ctx, _SHELL_NAMES):
         if not (call.qualname or "").startswith(("subprocess.", "os.", "asyncio.")):
             continue  # the callee must resolve to the module, not a same-named helper
         if callee_is(call, _ALWAYS_SHELL):
@@ -90,13 +93,14 @@ _HTTP_METHODS = {"get", "post", "put", "patch", "delete", "head", "options", "re
 def find_session_verify_disabled(ctx: FileContext) -> Iterator[DetectorMatch]:
     if not (ctx.facts.uses("requests") or ctx.facts.uses("httpx")):
         return
-    for call in calls(ctx):
+    for call in calls(ctx, tuple(_HTTP_METHODS)):
         if call.method in _HTTP_METHODS and is_false(keyword(call.node, "verify")) \
                 and _is_session(ctx, call.receiver, call.offset):
             kw = keyword_node(call.node, "verify")
             if kw is not None and call.receiver is not None:
                 yield DetectorMatch(kw, call.offset, {"S": call.receiver.text()})
-    for block, root in roots(ctx):
+    for block in ctx.blocks_with(("verify",)):  # `s.verify = False`
+        root = parse_block(block.text)
         for node in root.find_all(kind="assignment"):
             left, right = node.field("left"), node.field("right")
             if left is None or left.kind() != "attribute" or not is_false(right):
@@ -117,7 +121,8 @@ def _is_session(ctx: FileContext, obj: SgNode | None, offset: int) -> bool:
 
 def _with_target(ctx: FileContext, ident: SgNode, offset: int) -> tuple[SgNode, int] | None:
     line = line_of(ident, offset)
-    for block, root in roots(ctx):
+    for block in ctx.blocks_with((ident.text(),)):
+        root = parse_block(block.text)
         for item in root.find_all(kind="as_pattern"):
             target = item.field("alias")
             children = item.named_children()

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import lru_cache
 
 from ast_grep_py import SgNode
 
@@ -31,13 +33,15 @@ from spark_lsp.analysis.detectors._nodes import (
     line_of,
     origin_call,
     positional,
-    roots,
     words,
 )
+from spark_lsp.analysis.source import parse_block
 
 _NO_GRAD = ("torch.no_grad", "torch.inference_mode", "torch.autograd.no_grad",
             "torch.autograd.grad_mode.no_grad", "torch.autograd.grad_mode.inference_mode")
 _SET_GRAD = ("torch.set_grad_enabled", "torch.autograd.set_grad_enabled")
+_SET_GRAD_NAMES = ("set_grad_enabled",)
+_NO_GRAD_NAMES = ("no_grad", "inference_mode", "set_grad_enabled")
 _MODEL_FACTORIES = ("torch.nn.Sequential", "torch.nn.Linear", "torch.nn.LSTM", "torch.nn.GRU",
                     "torch.nn.RNN", "torch.nn.Transformer", "torch.nn.TransformerEncoder",
                     "torch.nn.Conv1d", "torch.nn.Conv2d", "torch.nn.Conv3d", "torch.load",
@@ -61,30 +65,46 @@ _LOADER_KIND = {"loader", "dataloader", "dl", "iter", "iterator", "batches", "ds
 _COMPACT_LOADER = re.compile(r"^(test|val|valid|eval|dev)(loader|dl|set|data|dataset|batches)s?$")
 
 
-@detector("torch_inference_without_eval")
+@dataclass(frozen=True)
+class _TorchFile:
+    """What the whole file says about evaluation mode and gradients."""
+
+    has_eval: bool  # `.eval()` / `.train(False)` somewhere
+    global_no_grad: bool  # `torch.set_grad_enabled(False)` somewhere
+    guarded_functions: frozenset[str]  # functions called inside a no-grad context somewhere
+    module_classes: frozenset[str]  # classes of the file that are `nn.Module`s
+    heuristic: bool  # no other deep-learning library: a conventional name says "model"
+
+
+def _torch_file(ctx: FileContext) -> _TorchFile:
+    return _TorchFile(
+        has_eval=any(_switches_to_eval(c) for c in calls(ctx, ("eval", "train"))),
+        global_no_grad=any(callee_is(c, _SET_GRAD) and is_false(argument(c.node, 0, "mode"))
+                           for c in calls(ctx, _SET_GRAD_NAMES)),
+        guarded_functions=frozenset(_functions_called_without_grad(ctx)),
+        module_classes=frozenset(_module_classes(ctx)),
+        heuristic=not any(ctx.facts.uses(lib) for lib in _OTHER_DL))
+
+
+# Block-scoped: what it needs of the rest of the file is `_TorchFile` (a summary).
+@detector("torch_inference_without_eval", scope="block")
 def find_torch_inference_without_eval(ctx: FileContext) -> Iterator[DetectorMatch]:
     if not ctx.facts.uses("torch"):
         return
-    all_calls = list(calls(ctx))
-    has_eval = any(_switches_to_eval(c) for c in all_calls)
-    global_no_grad = any(callee_is(c, _SET_GRAD) and is_false(argument(c.node, 0, "mode"))
-                         for c in all_calls)
-    guarded_functions = _functions_called_without_grad(ctx, all_calls)
-    module_classes = _module_classes(ctx)
-    heuristic = not any(ctx.facts.uses(lib) for lib in _OTHER_DL)
-    for call in all_calls:
+    for call in calls(ctx):
         func = call.node.field("function")
         if func is None or func.kind() != "identifier":
-            continue
-        if not _is_model(ctx, func, call.offset, module_classes, heuristic):
             continue
         context = _inference_context(call.node)
         if context is None or _trains(context):
             continue
+        whole = ctx.summary(_torch_file)
+        if not _is_model(ctx, func, call.offset, whole.module_classes, whole.heuristic):
+            continue
         missing = []
-        if not has_eval:
+        if not whole.has_eval:
             missing.append(f"{func.text()}.eval()")
-        if not (global_no_grad or _under_no_grad(ctx, call, guarded_functions)):
+        if not (whole.global_no_grad or _under_no_grad(ctx, call, whole.guarded_functions)):
             missing.append("torch.no_grad()")
         if missing:
             yield DetectorMatch(call.node, call.offset, {
@@ -135,17 +155,19 @@ def _first(nodes: list[SgNode]) -> SgNode | None:
     return nodes[0] if nodes else None
 
 
-def _functions_called_without_grad(ctx: FileContext, all_calls: list[Call]) -> set[str]:
+def _functions_called_without_grad(ctx: FileContext) -> set[str]:
     """Names of the functions called inside a no-grad context somewhere in the file."""
     names = set()
-    for c in all_calls:
-        func = c.node.field("function")
-        if func is not None and func.kind() == "identifier" and _guarded(ctx, c.node, c.offset):
-            names.add(func.text())
+    # a block without a no-grad context (which names one of these) has no guarded call
+    for block in ctx.blocks_with(_NO_GRAD_NAMES):
+        for c in calls(ctx.view(block)):
+            func = c.node.field("function")
+            if func is not None and func.kind() == "identifier" and _guarded(ctx, c.node, c.offset):
+                names.add(func.text())
     return names
 
 
-def _under_no_grad(ctx: FileContext, call: Call, guarded_functions: set[str]) -> bool:
+def _under_no_grad(ctx: FileContext, call: Call, guarded_functions: frozenset[str]) -> bool:
     if _guarded(ctx, call.node, call.offset):
         return True
     for anc in call.node.ancestors():
@@ -159,12 +181,8 @@ def _under_no_grad(ctx: FileContext, call: Call, guarded_functions: set[str]) ->
 def _module_classes(ctx: FileContext) -> set[str]:
     """Classes of this file that subclass `nn.Module` (directly or through each other)."""
     found: set[str] = set()
-    classes: list[tuple[str, list[SgNode], int]] = []
-    for block, root in roots(ctx):
-        for node in root.find_all(kind="class_definition"):
-            name_node, bases_node = node.field("name"), node.field("superclasses")
-            if name_node is not None and bases_node is not None:
-                classes.append((name_node.text(), bases_node.named_children(), block.start_line))
+    classes = [(name, bases, block.start_line) for block in ctx.blocks
+               for name, bases in _classes_with_bases(block.text)]
     changed = True
     while changed:
         changed = False
@@ -179,7 +197,20 @@ def _module_classes(ctx: FileContext) -> set[str]:
     return {n for n in found if not n.endswith("Loss")}
 
 
-def _is_model(ctx: FileContext, func: SgNode, offset: int, module_classes: set[str],
+@lru_cache(maxsize=20_000)
+def _classes_with_bases(block_text: str) -> tuple[tuple[str, tuple[SgNode, ...]], ...]:
+    """(name, base nodes) of the classes of a block that have bases."""
+    if "class" not in block_text:
+        return ()
+    found = []
+    for node in parse_block(block_text).find_all(kind="class_definition"):
+        name_node, bases_node = node.field("name"), node.field("superclasses")
+        if name_node is not None and bases_node is not None:
+            found.append((name_node.text(), tuple(bases_node.named_children())))
+    return tuple(found)
+
+
+def _is_model(ctx: FileContext, func: SgNode, offset: int, module_classes: frozenset[str],
               heuristic: bool) -> bool:
     name = func.text()
     found = origin_call(ctx, func, offset)
@@ -200,7 +231,7 @@ def _is_model(ctx: FileContext, func: SgNode, offset: int, module_classes: set[s
     return heuristic and local and info.method is None and bool(_MODEL_NAME.match(name))
 
 
-def _constructed_from(call: SgNode, module_classes: set[str]) -> bool:
+def _constructed_from(call: SgNode, module_classes: frozenset[str]) -> bool:
     func = call.field("function")
     return func is not None and func.kind() == "identifier" and func.text() in module_classes
 

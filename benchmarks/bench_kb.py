@@ -1,0 +1,201 @@
+"""The documentation knowledge base: build time per stage, size, memory, search latency.
+
+    python benchmarks/bench_kb.py [--python PATH] [--libraries ...] [--home DIR] [--reuse]
+                                  [--queries N]
+
+1. Cold build into a fresh SPARK_HOME (no vector cache): per-stage seconds (harvest, sections,
+   copy, embed, insert, index, swap), snippets/s, file size. `--python` documents another
+   environment (the >= 34k build: one with tensorflow-cpu and torch installed).
+2. Incremental builds, one library changed (pandas, or the first library):
+   a. a new version whose docstrings are the same (version bump): harvest + copy + index;
+   b. every docstring of that library changed (its vectors removed from the cache first).
+3. A process holding what the language server holds (server modules, the knowledge base open,
+   the model loaded, one query run): its RSS.
+4. Warm search latency (including embedding the query) over DS-1000 questions and short
+   queries, per mode.
+
+`--reuse` skips step 1 when the home already has a knowledge base (figures of an earlier run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from unittest import mock
+
+import duckdb
+
+from spark_lsp.kb import docs_build
+from spark_lsp.kb.db import kb_file
+from spark_lsp.kb.docs_build import BuildReport, build_docs
+from spark_lsp.kb.docs_store import docs_stats
+from spark_lsp.kb.embed import CACHE_FILENAME
+from spark_lsp.kb.harvest import installed_in, python_executable
+from spark_lsp.kb.search import Searcher
+
+ROOT = Path(__file__).resolve().parent.parent
+DS1000 = ROOT.parent / "shared" / "data" / "ds1000" / "problems.jsonl.gz"
+SHORT_QUERIES = ["sort_values stable", "DataFrame.srot_values", "merge two dataframes on a key",
+                 "replace missing values with the column mean", "torch no grad inference",
+                 "stratified train test split", "save a figure without showing it",
+                 "np.argsort kind", "read a csv file in chunks", "sparse matrix multiply",
+                 "convert a tensor to numpy", "rolling window mean", "tf.reduce_sum axis",
+                 "group by two columns and count", "pairwise distances between rows"]
+
+
+def machine() -> str:
+    load = os.getloadavg() if hasattr(os, "getloadavg") else (0, 0, 0)
+    return (f"{platform.node()}: {platform.machine()}, {os.cpu_count()} CPUs, Python "
+            f"{platform.python_version()}, load average {load[0]:.1f} / {load[1]:.1f} / "
+            f"{load[2]:.1f} (1/5/15 min)")
+
+
+def show_build(title: str, report: BuildReport) -> None:
+    total = sum(report.seconds.values())
+    stages = ", ".join(f"{k} {v:.1f}" for k, v in report.seconds.items())
+    print(f"{title}: {total:.1f} s ({stages})")
+    print(f"  {report.snippets} snippets ({report.snippets / total:.0f}/s overall), "
+          f"{report.embedded} with vectors, {report.newly_embedded} newly embedded"
+          + (f" ({report.newly_embedded / report.seconds['embed']:.1f}/s)"
+             if report.newly_embedded else "")
+          + f"; file {report.size_bytes / 1e6:.1f} MB")
+    for r in report.libraries:
+        print(f"    {r.library:<12} {r.version:<14} {r.status:<10} {r.objects:>6} objects "
+              f"{r.snippets:>7} snippets {r.seconds:6.1f} s {r.message}")
+
+
+def version_bump(home: Path, python: str | None, libraries: list[str], changed: str
+                 ) -> BuildReport:
+    """A build in which `changed` reports a new version (same docstrings)."""
+    real = installed_in
+
+    def bumped(exe: str, libs: list[str], timeout: float = 60.0) -> dict[str, str | None]:
+        found = real(exe, libs, timeout)
+        if found.get(changed):
+            found[changed] = f"{found[changed]}.bench"
+        return found
+
+    with mock.patch.object(docs_build, "installed_in", bumped):
+        return build_docs(home, python=python, libraries=libraries, progress=False)
+
+
+def forget_vectors(home: Path, library: str) -> int:
+    con = duckdb.connect(str(kb_file(home)), read_only=True)
+    hashes = [r[0] for r in con.execute(
+        "SELECT DISTINCT content_hash FROM docs WHERE library = ? AND embedding IS NOT NULL",
+        [library]).fetchall()]
+    con.close()
+    cache = duckdb.connect(str(home / CACHE_FILENAME))
+    cache.execute("DELETE FROM vectors WHERE list_contains(?, hash)", [hashes])
+    cache.close()
+    return len(hashes)
+
+
+_RSS_SCRIPT = """
+import json, sys, resource
+from pathlib import Path
+import spark_lsp.server.app  # what `spark serve` imports
+from spark_lsp.kb.search import Searcher
+from spark_lsp.kb.symbols import describe_symbol
+s = Searcher(Path(sys.argv[1]))
+s.search("sort_values stable", k=10, mode="hybrid")
+describe_symbol("pandas.DataFrame.sort_values")
+status = dict(line.split(":", 1) for line in open("/proc/self/status") if ":" in line)
+print(json.dumps({"rss_mb": int(status["VmRSS"].split()[0]) / 1024,
+                  "peak_mb": int(status["VmHWM"].split()[0]) / 1024}))
+"""
+
+
+def server_rss(home: Path) -> dict[str, float]:
+    env = {**os.environ, "SPARK_HOME": str(home), "HF_HUB_OFFLINE": "1"}
+    proc = subprocess.run([sys.executable, "-c", _RSS_SCRIPT, str(kb_file(home))], env=env,
+                          capture_output=True, text=True, timeout=600, check=True)
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def latency(home: Path, queries: list[str]) -> None:
+    searcher = Searcher(kb_file(home), idle=3600)
+    searcher.search("warm up", mode="hybrid")
+    print(f"warm search latency over {len(queries)} queries (ms; hybrid includes embedding the "
+          f"query; one connection kept open):")
+    for mode in ("bm25", "vector", "fuzzy", "hybrid"):
+        times = []
+        embed = []
+        for q in queries:
+            started = time.perf_counter()
+            searcher.search(q, k=10, mode=mode)
+            times.append(1000 * (time.perf_counter() - started))
+            if mode in ("vector", "hybrid"):
+                embed.append(1000 * searcher.timings.get("embed", 0.0))
+        times.sort()
+        p95 = times[min(len(times) - 1, int(0.95 * len(times)))]
+        extra = f"   (query embedding p50 {statistics.median(embed):.1f})" if embed else ""
+        print(f"  {mode:<7} p50 {statistics.median(times):6.1f}   p95 {p95:6.1f}{extra}")
+    searcher.close()
+    # what a language server pays after the connection was let go (idle close) — per query
+    cold = []
+    for q in queries[:10]:
+        s = Searcher(kb_file(home))
+        started = time.perf_counter()
+        s.search(q, k=10, mode="hybrid")
+        cold.append(1000 * (time.perf_counter() - started))
+        s.close()
+    print(f"  hybrid after reopening the file (extensions, HNSW load; model warm): p50 "
+          f"{statistics.median(cold):.0f} ms")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--python", default=None)
+    ap.add_argument("--libraries", default=None)
+    ap.add_argument("--home", type=Path, default=None)
+    ap.add_argument("--reuse", action="store_true")
+    ap.add_argument("--changed", default="pandas", help="the library that changes in step 2")
+    ap.add_argument("--queries", type=int, default=200, help="DS-1000 questions to time")
+    args = ap.parse_args()
+    home = args.home or Path(tempfile.mkdtemp(prefix="spark-bench-kb-"))
+    os.environ["SPARK_HOME"] = str(home)
+    python = python_executable(args.python)
+    print(f"# Knowledge-base benchmark — {machine()}")
+    print(f"home {home}; documenting the libraries of {python}\n")
+    libraries = args.libraries.split(",") if args.libraries else None
+    if not (args.reuse and kb_file(home).exists()):
+        cold = build_docs(home, python=args.python, libraries=libraries, progress=False,
+                          say=lambda m: print("  ..", m, flush=True))
+        show_build("cold build (empty vector cache)", cold)
+    stats = docs_stats(home)
+    print(f"knowledge base: {stats.snippets} snippets, {stats.embedded} embedded, "
+          f"{kb_file(home).stat().st_size / 1e6:.1f} MB; vector cache "
+          f"{(home / CACHE_FILENAME).stat().st_size / 1e6:.1f} MB")
+    wanted = libraries or list(stats.libraries)
+    changed = args.changed if args.changed in stats.libraries else wanted[0]
+    show_build(f"\nincremental, {changed} at a new version with the same docstrings",
+               version_bump(home, args.python, wanted, changed))
+    n = forget_vectors(home, changed)
+    show_build(f"incremental, every {changed} summary changed ({n} vectors dropped from the "
+               f"cache)", version_bump(home, args.python, wanted, changed))
+    rss = server_rss(home)
+    print(f"\nserver-like process with the KB open and the model loaded: RSS "
+          f"{rss['rss_mb']:.0f} MB (peak {rss['peak_mb']:.0f} MB)")
+    questions = []
+    if DS1000.exists():
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        from ds1000_gold import question_text
+
+        with gzip.open(DS1000, "rt") as fh:
+            questions = [question_text(json.loads(line)["prompt"]) for line in fh]
+        questions = questions[:args.queries]
+    latency(home, SHORT_QUERIES + questions)
+
+
+if __name__ == "__main__":
+    main()

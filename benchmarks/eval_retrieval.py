@@ -1,0 +1,183 @@
+"""Documentation retrieval on DS-1000: BM25, vectors, fuzzy names and hybrid, side by side.
+
+    python benchmarks/eval_retrieval.py [--data ../shared/data/ds1000] [--limit N]
+                                        [--modes bm25,vector,fuzzy,hybrid,hybrid+ctx]
+
+Needs a knowledge base built with the libraries DS-1000 uses (`spark kb build`, see
+docs/benchmarks.md). Query: the problem's question text (the prose before `A:`; for the
+Matplotlib problems, whose question is a comment in code, the comment lines). Gold: the library
+objects the reference solution uses, resolved to documented, fully qualified names as described
+in benchmarks/ds1000_gold.py. Metrics count one hit per gold API (a group of acceptable names):
+recall@1/5/10, MRR@10 and NDCG@10 (binary relevance), x100, per library and overall; latency per
+query (warm: model and connection loaded). `hybrid+ctx` adds the code context an editor has: the
+search is restricted to the first documented library the problem's setup code imports.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import math
+import os
+import platform
+import statistics
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from ds1000_gold import CONVENTIONAL, GoldResolver, question_text, setup_code
+
+from spark_lsp.config import spark_home
+from spark_lsp.kb.db import kb_file, open_readonly
+from spark_lsp.kb.docs_store import default_versions
+from spark_lsp.kb.search import Searcher
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DATA = ROOT.parent / "shared" / "data" / "ds1000"
+K = 10
+
+
+def load_resolver(path: Path) -> tuple[GoldResolver, dict[str, str]]:
+    con = open_readonly(path, timeout=10)
+    if con is None:
+        sys.exit(f"no knowledge base at {path}: run `spark kb build` first")
+    try:
+        versions = default_versions(con)
+        scope = [f"{lib}\x1f{v}" for lib, v in versions.items()]
+        objects: dict[str, str] = {}
+        kinds: dict[str, str] = {}
+        for obj, kind, aliases in con.execute(
+                "SELECT object, kind, aliases FROM doc_objects WHERE "
+                "list_contains(?, library || chr(31) || version)", [scope]).fetchall():
+            kinds[obj] = kind
+            objects[obj] = obj
+            for alias in aliases:
+                objects.setdefault(alias, obj)
+    finally:
+        con.close()
+    return GoldResolver(objects, kinds), versions
+
+
+def context_library(setup: str, documented: set[str]) -> str | None:
+    """The first documented library the setup code imports (what the editor's file imports)."""
+    import ast
+
+    try:
+        tree = ast.parse(setup)
+    except (SyntaxError, ValueError):
+        return None
+    for node in ast.walk(tree):
+        names = []
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names = [node.module]
+        for name in names:
+            root = CONVENTIONAL.get(name, name).split(".")[0]
+            if root in documented and root not in ("numpy",):
+                return root
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import) and any(a.name == "numpy" for a in node.names):
+            return "numpy"
+    return None
+
+
+def metrics(ranked: list[str], gold: list[set[str]]) -> dict[str, float]:
+    hit_rank: dict[int, int] = {}  # gold group -> first rank that hits it
+    gains = []
+    for rank, obj in enumerate(ranked[:K], 1):
+        gain = 0
+        for g, group in enumerate(gold):
+            if g not in hit_rank and obj in group:
+                hit_rank[g] = rank
+                gain = 1
+                break
+        gains.append(gain)
+    dcg = sum(g / math.log2(i + 2) for i, g in enumerate(gains))
+    idcg = sum(1 / math.log2(i + 2) for i in range(min(len(gold), K)))
+    first = min(hit_rank.values(), default=None)
+    out = {f"R@{k}": sum(1 for r in hit_rank.values() if r <= k) / len(gold) for k in (1, 5, 10)}
+    out["MRR"] = 1 / first if first else 0.0
+    out["NDCG@10"] = dcg / idcg if idcg else 0.0
+    return out
+
+
+def table(title: str, rows: dict[str, dict[str, float]], n: int) -> str:
+    cols = ["R@1", "R@5", "R@10", "MRR", "NDCG@10"]
+    out = [f"{title} (n={n})", f"  {'mode':<11}" + "".join(f"{c:>9}" for c in cols)]
+    for mode, vals in rows.items():
+        out.append(f"  {mode:<11}" + "".join(f"{100 * vals[c]:>9.1f}" for c in cols))
+    return "\n".join(out)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    ap.add_argument("--limit", type=int, default=None, help="only the first N problems")
+    ap.add_argument("--modes", default="bm25,vector,fuzzy,hybrid,hybrid+ctx")
+    ap.add_argument("--show", type=int, default=0, help="print N examples with gold and top-5")
+    args = ap.parse_args()
+    path = kb_file(spark_home())
+    resolver, versions = load_resolver(path)
+    with gzip.open(args.data / "problems.jsonl.gz", "rt") as fh:
+        problems = [json.loads(line) for line in fh]
+    if args.limit:
+        problems = problems[:args.limit]
+    modes = args.modes.split(",")
+    searcher = Searcher(path, idle=3600)
+    searcher.search("warm up", k=1, mode="hybrid")  # model, connection, name index
+
+    per: dict[str, dict[str, list[dict[str, float]]]] = defaultdict(lambda: defaultdict(list))
+    latency: dict[str, list[float]] = defaultdict(list)
+    skipped = defaultdict(int)
+    gold_sizes = []
+    shown = 0
+    for p in problems:
+        setup = setup_code(p["prompt"])
+        gold = resolver.gold(setup, p["reference_code"])
+        if not gold:
+            skipped[p["library"]] += 1
+            continue
+        gold_sizes.append(len(gold))
+        query = question_text(p["prompt"])
+        for mode in modes:
+            base, _, ctx = mode.partition("+")
+            library = context_library(setup, set(versions)) if ctx else None
+            started = time.perf_counter()
+            hits = searcher.search(query, library=library, k=K, mode=base)
+            latency[mode].append(time.perf_counter() - started)
+            m = metrics([h.object for h in hits], gold)
+            per[mode][p["library"]].append(m)
+            per[mode]["overall"].append(m)
+            if shown < args.show and mode == modes[-1]:
+                print(f"--- #{p['id']} {p['library']}: {query[:100]!r}\n  gold: "
+                      f"{[sorted(g)[:2] for g in gold]}\n  top: {[h.object for h in hits[:5]]}")
+                shown += 1
+
+    print(f"# Documentation retrieval on DS-1000 — {platform.node()}, {platform.machine()}, "
+          f"{os.cpu_count()} CPUs, Python {platform.python_version()}")
+    print(f"knowledge base: {path}; versions: "
+          + ", ".join(f"{k} {v}" for k, v in sorted(versions.items())))
+    evaluated = len(per[modes[0]]["overall"])
+    print(f"problems: {len(problems)}, with resolvable gold: {evaluated} "
+          f"(gold APIs per problem: mean {statistics.mean(gold_sizes):.2f}, "
+          f"median {statistics.median(gold_sizes):.0f}); without: {dict(skipped)}\n")
+    groups = ["overall", *sorted({g for m in per.values() for g in m} - {"overall"})]
+    for group in groups:
+        rows = {mode: {c: statistics.mean(x[c] for x in per[mode][group])
+                       for c in per[mode][group][0]} for mode in modes if per[mode][group]}
+        print(table(group, rows, len(per[modes[0]][group])) + "\n")
+    print("latency per query, warm (ms):")
+    for mode in modes:
+        vals = sorted(latency[mode])
+        p95 = vals[min(len(vals) - 1, int(0.95 * len(vals)))]
+        print(f"  {mode:<11} p50 {1000 * statistics.median(vals):7.1f}   p95 {1000 * p95:7.1f}")
+    searcher.close()
+
+
+if __name__ == "__main__":
+    main()

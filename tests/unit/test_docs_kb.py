@@ -1,0 +1,397 @@
+"""The documentation knowledge base: harvest, sections, embedding cache, atomic swap, search.
+
+Real builds on small libraries written to tmp_path (plus docstring_parser, a real one), real
+DuckDB files, the real MiniLM model (loaded once per session, in this process).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+import pytest
+from click.testing import CliRunner
+from docs_fixtures import write_bad_libs, write_tiny_lib
+
+from spark_lsp.cli import cli
+from spark_lsp.kb.db import KBCorrupt, KBError, KBTooNew, kb_file
+from spark_lsp.kb.docs_build import BUILD_PREFIX, build_docs
+from spark_lsp.kb.docs_store import docs_stats
+from spark_lsp.kb.harvest import DocObject, harvest_library, sections_of
+from spark_lsp.kb.reader import KBReader
+from spark_lsp.kb.search import JSON_KEYS, Searcher, SearchUnavailable, search
+from spark_lsp.kb.store import ensure_kb
+from spark_lsp.kb.symbols import describe_symbol
+
+LIBS = ["sparktinylib", "docstring_parser"]
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def run(*args: object):
+    return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
+
+
+@pytest.fixture(scope="session")
+def libs_root(tmp_path_factory):
+    """sparktinylib 1.0 and the bad libraries on PYTHONPATH for every harvest child."""
+    root = tmp_path_factory.mktemp("libs")
+    write_tiny_lib(root)
+    write_bad_libs(root)
+    old = os.environ.get("PYTHONPATH")
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(root), old]))
+    yield root
+    if old is None:
+        os.environ.pop("PYTHONPATH", None)
+    else:
+        os.environ["PYTHONPATH"] = old
+
+
+@pytest.fixture(scope="session")
+def built(tmp_path_factory, libs_root):
+    """A SPARK_HOME with cards, a trace table and the docs of the two libraries (built once)."""
+    home = tmp_path_factory.mktemp("docs-home")
+    ensure_kb(home)
+    report = build_docs(home, libraries=LIBS, progress=False)
+    return home, report
+
+
+@pytest.fixture
+def kb_copy(built, spark_home):
+    """This test's own copy of the built home (knowledge base and vector cache)."""
+    shutil.copytree(built[0], spark_home, dirs_exist_ok=True)
+    return spark_home
+
+
+# -- harvest -------------------------------------------------------------------------------------
+
+def test_harvest_finds_public_objects_with_sections(libs_root):
+    result = harvest_library("sparktinylib", timeout=60)
+    assert result.ok and result.version == "1.0"
+    objects = {o.object: o for o in result.objects}
+    assert {"sparktinylib.merge_frames", "sparktinylib.Frame", "sparktinylib.Frame.sort_values",
+            "sparktinylib.Frame.shape", "sparktinylib.google_style",
+            "sparktinylib.odd.WeirdDoc.method"} <= set(objects)
+    assert objects["sparktinylib.Frame.shape"].kind == "property"
+    assert objects["sparktinylib.Frame.sort_values"].kind == "method"
+    assert objects["sparktinylib.merge_frames"].signature == "(left, right, how='inner')"
+    # one object, two public names: the shortest is canonical, the other an alias
+    assert "sparktinylib.frame.Frame" in objects["sparktinylib.Frame"].aliases
+    assert "sparktinylib.frame.Frame" not in objects
+
+    sections = dict(sections_of(objects["sparktinylib.merge_frames"]))
+    assert list(sections) == ["summary", "parameters", "returns", "examples", "notes",
+                              "deprecation"]
+    assert sections["summary"].startswith("merge_frames(left, right, how='inner')")
+    assert "Merge two frames" in sections["summary"]
+    assert "how : " in sections["parameters"] and "Which rows to keep" in sections["parameters"]
+    assert "merged frame" in sections["returns"]
+    assert ">>> merge_frames" in sections["examples"]
+    assert "hashing the common columns" in sections["notes"]
+    assert sections["deprecation"].startswith("versionchanged 1.0")
+    google = dict(sections_of(objects["sparktinylib.google_style"]))
+    assert "retries : int" in google["parameters"] and "raw table" in google["returns"]
+    deprecated = dict(sections_of(objects["sparktinylib.Frame.sort_values"]))
+    assert "deprecated" in deprecated["deprecation"] and "stable" in deprecated["parameters"]
+
+
+def test_odd_docstring_markup_never_breaks_the_harvest(libs_root):
+    result = harvest_library("sparktinylib", timeout=60)
+    objects = {o.object: o for o in result.objects}
+    odd = objects["sparktinylib.odd.surrogates"]
+    assert "\x00" not in odd.doc and "\udcff" not in odd.doc  # valid UTF-8 for DuckDB
+    for name in ("sparktinylib.odd.surrogates", "sparktinylib.odd.broken_rst",
+                 "sparktinylib.odd.epytext", "sparktinylib.odd.WeirdDoc.method"):
+        assert sections_of(objects[name])[0][0] == "summary"
+    assert objects["sparktinylib.odd.WeirdDoc"].doc == ""  # __doc__ = 42 is no docstring
+    for doc in ("Parameters\n----------\n: \n\n   x : \n", "Args:\n    ::::\n", ":param:",
+                ".. versionchanged::\n", "Returns\n-------\n" * 3, "@param", "f(\n"):
+        found = sections_of(DocObject("x", "1", "x.f", "function", "()", doc))
+        assert found and found[0][0] == "summary"
+    assert sections_of(DocObject("x", "1", "x.f", "function", "()", "\t\t\n\n\n")) == []
+
+
+def test_import_failure_and_hang_are_skipped_with_a_note(libs_root, spark_home):
+    broken = harvest_library("sparkbrokenlib", timeout=60)
+    assert broken.status == "import_failed" and "sparkbrokenlib is broken" in broken.message
+    started = time.monotonic()
+    hung = harvest_library("sparkhanginglib", timeout=3)
+    assert hung.status == "timeout" and "3 s" in hung.message
+    assert time.monotonic() - started < 15
+    result = run("kb", "build", "--libraries", "sparktinylib,sparkbrokenlib,sparkhanginglib,"
+                 "notinstalledlib", "--timeout", "3", "--no-progress")
+    assert result.exit_code == 0, result.output
+    assert "sparkbrokenlib: import failed" in result.stderr
+    assert "sparkhanginglib: introspection took longer than 3 s" in result.stderr
+    assert "notinstalledlib: not installed" in result.stderr
+    assert set(docs_stats(spark_home).libraries) == {"sparktinylib"}
+
+
+def test_a_python_that_is_not_there_is_a_clear_error(spark_home, tmp_path):
+    result = run("kb", "build", "--python", tmp_path / "nope" / "python")
+    assert result.exit_code == 2 and "no Python interpreter there" in result.stderr
+
+
+# -- build: incremental, atomic, interrupted -----------------------------------------------------
+
+def test_build_report_and_stats(built):
+    home, report = built
+    assert report.snippets > 40 and 0 < report.embedded < report.snippets
+    assert report.newly_embedded <= report.embedded
+    assert {r.library: r.status for r in report.libraries} == {
+        "sparktinylib": "harvested", "docstring_parser": "harvested"}
+    assert set(report.seconds) >= {"harvest", "embed", "index", "swap"}
+    stats = docs_stats(home)
+    assert stats.snippets == report.snippets and stats.embedded == report.embedded
+    assert stats.libraries["sparktinylib"] == {
+        "version": "1.0", "snippets": next(r.snippets for r in report.libraries
+                                           if r.library == "sparktinylib")}
+    con = duckdb.connect(str(kb_file(home)), read_only=True)
+    try:  # the cards and traces of the file survived the swap
+        assert con.execute("SELECT count(*) FROM cards").fetchone()[0] > 0
+        sources = {r[0] for r in con.execute("SELECT DISTINCT source FROM docs").fetchall()}
+        assert "introspected from sparktinylib 1.0" in sources
+        assert con.execute("SELECT count(*) FROM duckdb_indexes() WHERE index_name = "
+                           "'docs_embedding_hnsw'").fetchone()[0] == 1
+    finally:
+        con.close()
+
+
+def test_kb_stats_json_shape(kb_copy):
+    result = run("kb", "stats", "--format", "json")
+    assert result.exit_code == 0
+    data = json.loads(result.stdout)
+    assert set(data) == {"snippets", "embedded", "libraries"}
+    assert isinstance(data["snippets"], int) and isinstance(data["embedded"], int)
+    for info in data["libraries"].values():
+        assert set(info) == {"version", "snippets"} and isinstance(info["snippets"], int)
+    assert data["libraries"]["sparktinylib"]["version"] == "1.0"
+    assert "snippets:" in run("kb", "stats").stdout
+
+
+def test_rebuild_embeds_only_what_changed(kb_copy, tmp_path, monkeypatch):
+    # nothing changed: versions match, nothing harvested, nothing embedded
+    again = build_docs(kb_copy, libraries=LIBS, progress=False)
+    assert {r.status for r in again.libraries} == {"unchanged"}
+    assert again.newly_embedded == 0
+    # --rebuild harvests again, but every vector comes from the cache
+    forced = build_docs(kb_copy, libraries=LIBS, rebuild=True, progress=False)
+    assert {r.status for r in forced.libraries} == {"harvested"}
+    assert forced.newly_embedded == 0 and forced.embedded == again.embedded
+    # an upgrade that changes one docstring embeds exactly that summary
+    lib2 = write_tiny_lib(tmp_path / "lib2", version="1.1",
+                          google_summary="Fetch a table over the network, with retries.")
+    monkeypatch.setenv("PYTHONPATH", str(lib2))
+    upgraded = build_docs(kb_copy, libraries=["sparktinylib"], progress=False)
+    assert upgraded.newly_embedded == 1
+    stats = docs_stats(kb_copy)
+    # both versions are kept; the newest harvested is the default (not installed in Spark's env)
+    assert stats.libraries["sparktinylib"]["version"] == "1.1"
+    assert set(stats.libraries["sparktinylib"]["versions"]) == {"1.0", "1.1"}
+    hits = search("fetch a table over the network", library="sparktinylib", mode="bm25")
+    assert hits[0].object == "sparktinylib.google_style" and hits[0].version == "1.1"
+    old = search("fetch a table over the network", library="sparktinylib", mode="bm25",
+                 versions={"sparktinylib": "1.0"})
+    assert all(h.version == "1.0" for h in old)
+    assert "network" not in next(h for h in old if h.object == "sparktinylib.google_style").text
+
+
+def test_swap_is_atomic_for_a_reader_holding_the_old_file(kb_copy, tmp_path, monkeypatch):
+    path = kb_file(kb_copy)
+    searcher = Searcher(path, idle=60)
+    before = searcher.search("read a table from a text file", mode="bm25", k=3)
+    assert before[0].object == "sparktinylib.read_table"
+    old_identity = searcher.reader.identity
+    # while the searcher keeps its connection open, a build replaces the file
+    lib2 = write_tiny_lib(tmp_path / "lib2", version="2.0",
+                          google_summary="Stream a table from object storage.")
+    monkeypatch.setenv("PYTHONPATH", str(lib2))
+    build_docs(kb_copy, libraries=["sparktinylib"], progress=False)
+    assert searcher.reader.identity == old_identity  # still the old inode, still answering
+    # the next query notices the new file and reopens
+    hits = searcher.search("stream a table from object storage", mode="bm25", k=3)
+    assert hits[0].object == "sparktinylib.google_style" and hits[0].version == "2.0"
+    assert searcher.reader.identity != old_identity
+    searcher.close()
+    assert not list(kb_copy.glob(BUILD_PREFIX + "*"))
+
+
+def spark_build_process(home: Path, *args: str) -> subprocess.Popen[str]:
+    env = {**os.environ, "SPARK_HOME": str(home), "HF_HUB_OFFLINE": "1"}
+    return subprocess.Popen([sys.executable, "-m", "spark_lsp", "kb", "build", "--no-progress",
+                             *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+
+
+def wait_for(predicate, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
+def test_interrupted_build_leaves_the_old_kb(kb_copy, sig):
+    path = kb_file(kb_copy)
+    before = digest(path)
+    (kb_copy / "embeddings.duckdb").unlink()  # so the build has to embed: a long window
+    proc = spark_build_process(kb_copy, "--libraries", ",".join(LIBS), "--rebuild")
+    try:
+        assert wait_for(lambda: list(kb_copy.glob(BUILD_PREFIX + "*")), 120), \
+            proc.communicate(timeout=5)
+        proc.send_signal(sig)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode != 0
+    assert digest(path) == before  # untouched, and still the one that answers
+    assert search("read a table from a text file", mode="bm25", k=1)[0].object == \
+        "sparktinylib.read_table"
+    leftovers = list(kb_copy.glob(BUILD_PREFIX + "*"))
+    if sig == signal.SIGTERM:
+        assert not leftovers and "interrupted" in err  # cleaned up like Ctrl-C
+    report = build_docs(kb_copy, libraries=LIBS, progress=False)
+    assert not list(kb_copy.glob(BUILD_PREFIX + "*"))
+    assert any("interrupted build" in n for n in report.notes) == bool(leftovers)
+
+
+@pytest.mark.slow
+def test_a_full_disk_leaves_the_old_kb_serving(kb_copy):
+    path = kb_file(kb_copy)
+    before = digest(path)
+    limit = 2_000_000  # bytes any file of the build may grow to: the new file cannot fit
+
+    def small_disk() -> None:
+        import resource
+
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # writes fail with EFBIG instead
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    env = {**os.environ, "SPARK_HOME": str(kb_copy), "HF_HUB_OFFLINE": "1"}
+    proc = subprocess.run([sys.executable, "-m", "spark_lsp", "kb", "build", "--no-progress",
+                           "--libraries", ",".join(LIBS), "--rebuild"], env=env,
+                          capture_output=True, text=True, timeout=300, preexec_fn=small_disk,
+                          check=False)
+    assert proc.returncode == 2, proc.stderr
+    assert "disk filled up" in proc.stderr and "keeps serving the previous" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert digest(path) == before and not list(kb_copy.glob(BUILD_PREFIX + "*"))
+    assert docs_stats(kb_copy).snippets > 0
+
+
+def test_corrupt_or_newer_kb_is_refused_with_a_message(spark_home, libs_root):
+    spark_home.mkdir(parents=True)
+    path = kb_file(spark_home)
+    path.write_bytes(b"not a database" * 1000)
+    with pytest.raises(KBCorrupt, match="damaged.*spark kb rebuild"):
+        build_docs(spark_home, libraries=["sparktinylib"], progress=False)
+    assert path.read_bytes() == b"not a database" * 1000
+    for args in (["kb", "build", "--libraries", "sparktinylib"], ["search", "frame"],
+                 ["kb", "stats"]):
+        result = run(*args)
+        assert result.exit_code == 2 and "damaged" in result.stderr, (args, result.output)
+    assert describe_symbol("sparktinylib.Frame", home=spark_home) is None  # hover: just nothing
+
+    path.unlink()
+    ensure_kb(spark_home)
+    con = duckdb.connect(str(path))
+    con.execute("INSERT INTO schema_migrations VALUES (99, 'future', now()::TIMESTAMP, '9')")
+    con.close()
+    before = digest(path)
+    with pytest.raises(KBTooNew, match="newer Spark"):
+        build_docs(spark_home, libraries=["sparktinylib"], progress=False)
+    result = run("search", "frame")
+    assert result.exit_code == 2 and "newer Spark" in result.stderr
+    assert digest(path) == before
+
+
+def test_no_docs_yet_is_a_clear_message(spark_home):
+    with pytest.raises(SearchUnavailable, match="spark kb build"):
+        search("anything")
+    ensure_kb(spark_home)
+    result = run("search", "anything")
+    assert result.exit_code == 2 and "spark kb build" in result.stderr
+    assert json.loads(run("kb", "stats", "--format", "json").stdout)["snippets"] == 0
+
+
+# -- search --------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("mode", ["bm25", "vector", "fuzzy", "hybrid"])
+def test_each_mode_finds_the_object(kb_copy, mode):
+    queries = {"bm25": "sort rows stable order of equal values",
+               "vector": "put the rows of a table in order",
+               "fuzzy": "Frame.srot_values", "hybrid": "sort_values stable"}
+    hits = search(queries[mode], mode=mode, k=5)
+    assert "sparktinylib.Frame.sort_values" in [h.object for h in hits]
+    assert len({h.object for h in hits}) == len(hits)  # one hit per object
+    assert all(h.version == "1.0" for h in hits if h.library == "sparktinylib")
+
+
+def test_typos_and_plain_names_in_hybrid(kb_copy):
+    for query in ("sort_values stable", "Frame.srot_values", "sparktinylib.Frame.sort_values"):
+        top = search(query, k=3)
+        assert top[0].object == "sparktinylib.Frame.sort_values", (query, top)
+    assert search("merge two frames", k=3)[0].object == "sparktinylib.merge_frames"
+
+
+def test_library_filter_and_k(kb_copy):
+    hits = search("parse a docstring", library="docstring_parser", k=4)
+    assert 0 < len(hits) <= 4 and {h.library for h in hits} == {"docstring_parser"}
+    assert search("parse a docstring", library="sparktinylib", k=4, mode="fuzzy") == [] or \
+        {h.library for h in search("parse", library="sparktinylib", k=4)} <= {"sparktinylib"}
+    assert search("parse a docstring", library="notalibrary") == []
+
+
+def test_search_json_shape(kb_copy):
+    result = run("search", "sort_values stable", "-k", "3", "--format", "json")
+    assert result.exit_code == 0, result.output
+    items = json.loads(result.stdout)
+    assert 0 < len(items) <= 3
+    for item in items:
+        assert set(item) == set(JSON_KEYS)
+        assert isinstance(item["score"], float) and item["text"]
+    assert items[0]["object"] == "sparktinylib.Frame.sort_values"
+    text = run("search", "sort_values stable", "-k", "2", "--mode", "bm25").stdout
+    assert text.startswith(" 1. sparktinylib.Frame.sort_values")
+
+
+def test_reader_lets_writers_in_after_idle(kb_copy):
+    reader = KBReader(kb_file(kb_copy), idle=0.2)
+    with reader.connection() as con:
+        assert con is not None and con.execute("SELECT 1").fetchone() == (1,)
+    assert reader.identity is not None
+    assert wait_for(lambda: reader.identity is None, 5)  # closed on its own
+    ensure_kb(kb_copy, timeout=2)  # a writer gets in
+
+
+# -- hover ---------------------------------------------------------------------------------------
+
+def test_describe_symbol(kb_copy):
+    doc = describe_symbol("sparktinylib.Frame.sort_values")
+    assert doc is not None and doc.version == "1.0" and doc.kind == "method"
+    assert doc.signature == "(self, by, kind='quicksort')"
+    assert doc.summary.startswith("Sort the rows by the values of one column.")
+    alias = describe_symbol("sparktinylib.frame.Frame")
+    assert alias is not None and alias.object == "sparktinylib.Frame"
+    assert describe_symbol("sparktinylib.nothing_here") is None
+    assert describe_symbol("unknownlib.thing") is None
+    assert describe_symbol("sparktinylib.Frame", {"sparktinylib": "9.9"}).version == "1.0"
+    real = describe_symbol("docstring_parser.parse")
+    assert real is not None and real.signature.startswith("(text")
+
+
+def test_kb_errors_are_kb_errors():
+    assert issubclass(SearchUnavailable, KBError)
