@@ -12,6 +12,7 @@ import logging
 import re
 import threading
 import time
+from collections.abc import Collection
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -62,8 +63,8 @@ _Key = tuple[str, str, str]  # library, version, object
 _SNIPPET_COLUMNS = "id, library, version, object, kind, section, text, signature, source"
 
 
-def _scope(versions: dict[str, str], library: str | None) -> list[str]:
-    pairs = [(lib, v) for lib, v in versions.items() if library is None or lib == library]
+def _scope(versions: dict[str, str], libraries: frozenset[str] | None) -> list[str]:
+    pairs = [(lib, v) for lib, v in versions.items() if libraries is None or lib in libraries]
     return [f"{lib}\x1f{v}" for lib, v in pairs]
 
 
@@ -165,14 +166,17 @@ class Searcher:
         return [(r[0], (r[1], r[2], r[3]), 1.0 - float(r[4])) for r in rows]
 
     # -- the entry point ----------------------------------------------------------------------
-    def search(self, query: str, library: str | None = None, k: int = 10, mode: str = "hybrid",
+    def search(self, query: str, library: str | Collection[str] | None = None, k: int = 10,
+               mode: str = "hybrid",
                *, versions: dict[str, str] | None = None) -> list[DocHit]:
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
         query = query.strip()
         if not query or k <= 0:
             return []
-        lib = import_name(library) if library else None
+        if isinstance(library, str):
+            library = [library]
+        libs = frozenset(import_name(x) for x in library) if library else None
         with self._lock, self.reader.connection() as con:
             if con is None:
                 raise SearchUnavailable(
@@ -186,7 +190,7 @@ class Searcher:
             if not chosen:
                 raise SearchUnavailable(f"{self.path} holds no documentation yet: run "
                                         f"`spark kb build`")
-            scope = _scope(chosen, lib)
+            scope = _scope(chosen, libs)
             if not scope:
                 return []
             n = max(CANDIDATES, 3 * k)
@@ -207,7 +211,7 @@ class Searcher:
                         continue
                 else:
                     found = [(None, key, score) for key, score in
-                             symbols.match(query_terms(query), library=lib, limit=n,
+                             symbols.match(query_terms(query), libraries=libs, limit=n,
                                            fuzzy_words=mode == "fuzzy")]
                 rankings[m] = found
                 self.timings[m] = time.perf_counter() - started
@@ -291,11 +295,14 @@ def searcher_for(home: Path | None = None) -> Searcher:
         return _searchers[path]
 
 
-def search(query: str, library: str | None = None, k: int = 10, mode: str = "hybrid", *,
+def search(query: str, library: str | Collection[str] | None = None, k: int = 10,
+           mode: str = "hybrid", *,
            home: Path | None = None, versions: dict[str, str] | None = None) -> list[DocHit]:
-    """Search the documentation of the installed library versions (or `versions`).
+    """Search the documentation of the installed library versions.
 
-    mode: bm25 | vector | fuzzy | hybrid. Raises SearchUnavailable when there is nothing to
+    `library`: one import name or several (default: every documented library). `versions`:
+    the version to search for a library (default: the installed one when documented, else the
+    most recently harvested). mode: bm25 | vector | fuzzy | hybrid. Raises SearchUnavailable when there is nothing to
     search, KBError for a damaged file, ModelUnavailable (vector/hybrid) without the model.
     """
     return searcher_for(home).search(query, library, k, mode, versions=versions)

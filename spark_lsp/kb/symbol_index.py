@@ -149,7 +149,8 @@ class SymbolIndex:
         # df.groupby, x.reshape: the receiver is a variable; its member is what matters
         return [(i, s * 0.9) for i, s in self._lookup("tail1", parts[-1], 85)]
 
-    def match(self, terms: QueryTerms, *, library: str | None = None, limit: int = 50,
+    def match(self, terms: QueryTerms, *, libraries: frozenset[str] | None = None,
+              limit: int = 50,
               fuzzy_words: bool = True) -> list[tuple[_Key, float]]:
         """Best objects for the query's identifiers and plain-word names, best first.
 
@@ -169,7 +170,7 @@ class SymbolIndex:
                 matches = []
             for i, score in matches:
                 key = self.keys[i]
-                if library is not None and key[0] != library:
+                if libraries is not None and key[0] not in libraries:
                     continue
                 value = score * weight
                 if value > best.get(key, 0.0):

@@ -148,6 +148,12 @@ class _Unifier:
         first = nodes[0]
         if context and first.kind() in VALUE_KINDS and all(n.is_named() for n in nodes):
             return self.vars.var(nodes)
+        if context and all(n.kind() == "attribute" for n in nodes):
+            # `<computed value>.method`: the value is data, the method name is the API
+            objs = [n.field("object") for n in nodes]
+            attrs = {a.text() for n in nodes if (a := n.field("attribute")) is not None}
+            if all(o is not None and o.kind() in VALUE_KINDS for o in objs) and len(attrs) == 1:
+                return f"{self.vars.var(objs)}.{attrs.pop()}"  # type: ignore[arg-type]
         if _same(nodes) and not (at_edit and self._carried(nodes)):
             return first.text()
         kinds = {n.kind() for n in nodes}
