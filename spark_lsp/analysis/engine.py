@@ -4,20 +4,20 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import re
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
+from typing import Any
 
 from ast_grep_py import SgNode
 
-from spark_lsp.analysis.cards import Card, FixSpec, Rule, apply_transforms, render, template_vars
+from spark_lsp.analysis.cards import Card, Rule
 from spark_lsp.analysis.context import FileContext
 from spark_lsp.analysis.detectors import DETECTOR_INFO, DetectorMatch
 from spark_lsp.analysis.facts import EVERY
-from spark_lsp.analysis.findings import Finding, Position, Span
-from spark_lsp.analysis.fixes import build_fix, fix_keeps_parse
+from spark_lsp.analysis.findings import Finding, Span
+from spark_lsp.analysis.fixes import import_row
 from spark_lsp.analysis.incremental import (
     BlockCache,
     BlockResult,
@@ -26,13 +26,13 @@ from spark_lsp.analysis.incremental import (
     numbered_state,
     ranked_state,
 )
+from spark_lsp.analysis.matches import build_finding
 from spark_lsp.analysis.prefilter import qualname_words, required_words
 from spark_lsp.analysis.source import Block, parse_block
 from spark_lsp.analysis.types import type_matches
 
 log = logging.getLogger(__name__)
 
-_IGNORE = re.compile(r"#\s*spark:\s*ignore(?:\[(?P<codes>[A-Z0-9,\s]+)\])?", re.IGNORECASE)
 MAX_FILE_CHARS = 5_000_000
 
 
@@ -110,12 +110,17 @@ class Analyzer:
                    for i, block in enumerate(ctx.blocks)]
         findings: list[Finding] = []
         seen: dict[tuple[str, str], int] = {}
+        # what a finding built in a block depends on besides the block: its position, the
+        # file's imports (in order: fix templates pick the first alias) and where an import
+        # a fix needs would go
+        around = (_digest(repr(list(ctx.facts.imports.items()))), import_row(ctx))
         by_detector, failed = self._block_detector_matches(ctx, results)
         for block, result in zip(ctx.blocks, results):
-            for idx, node in result.patterns:
+            where = (block.start_line, *around)
+            for n, (idx, node) in enumerate(result.patterns):
                 crule = self._pattern_rules[idx]
-                f = self._finding(ctx, crule.card, crule.rule, node, block.start_line, None, seen,
-                                  block)
+                f = self._emit(ctx, crule.card, crule.rule, node, block.start_line, None, seen,
+                               block, (result.built, ("pattern", n), where))
                 if f:
                     findings.append(f)
         for card, rule in self._detector_rules:
@@ -127,11 +132,15 @@ class Analyzer:
                 continue
             if DETECTOR_INFO[name].scope == "block":
                 # one that raised on some block (logged then) gives nothing, as before
-                found = [] if name in failed else by_detector.get(name, [])
-            else:
-                found = self._file_detector_matches(ctx, name, filename)
-            for m in found:
-                f = self._finding(ctx, card, rule, m.node, m.offset, m.metavars, seen)
+                for m, result, slot in [] if name in failed else by_detector.get(name, []):
+                    f = self._emit(ctx, card, rule, m.node, m.offset, m.metavars, seen, None,
+                                   (result.built, (card.code, rule.id, *slot),
+                                    (m.offset, *around)))
+                    if f:
+                        findings.append(f)
+                continue
+            for m in self._file_detector_matches(ctx, name, filename):
+                f = self._emit(ctx, card, rule, m.node, m.offset, m.metavars, seen)
                 if f:
                     findings.append(f)
         findings = _dedupe(findings)
@@ -140,10 +149,11 @@ class Analyzer:
         return findings
 
     @staticmethod
-    def _block_detector_matches(ctx: FileContext, results: list[BlockResult]
-                                ) -> tuple[dict[str, list[DetectorMatch]], set[str]]:
-        """Block-scoped detectors' matches in source order, and the detectors that raised."""
-        by_detector: dict[str, list[DetectorMatch]] = {}
+    def _block_detector_matches(ctx: FileContext, results: list[BlockResult]) -> tuple[
+            dict[str, list[tuple[DetectorMatch, BlockResult, tuple[str, int]]]], set[str]]:
+        """Block-scoped detectors' matches in source order (with the result and slot each comes
+        from), and the detectors that raised."""
+        by_detector: dict[str, list[tuple[DetectorMatch, BlockResult, tuple[str, int]]]] = {}
         failed: set[str] = set()
         for block, result in zip(ctx.blocks, results):
             for name, found in result.matches.items():
@@ -151,8 +161,8 @@ class Analyzer:
                     failed.add(name)
                     continue
                 by_detector.setdefault(name, []).extend(
-                    DetectorMatch(node, block.start_line + delta, metavars)
-                    for node, delta, metavars in found)
+                    (DetectorMatch(node, block.start_line + delta, metavars), result, (name, n))
+                    for n, (node, delta, metavars) in enumerate(found))
         return by_detector, failed
 
     def _file_detector_matches(self, ctx: FileContext, name: str,
@@ -278,85 +288,43 @@ class Analyzer:
                 return False
         return not rule.requires_import or all(ctx.facts.uses(lib) for lib in rule.requires_import)
 
-    def _finding(self, ctx: FileContext, card: Card, rule: Rule, node: SgNode, offset: int,
-                 metavars: dict[str, str] | None, seen: dict[tuple[str, str], int],
-                 block: Block | None = None) -> Finding | None:
-        spec: FixSpec = rule.fix or card.fix
-        values = dict(metavars or {})
-        if metavars is None:
-            values.update(_metavars(node, card, rule, spec, block))
-        target = node
-        target_var = spec.target or rule.target
-        if target_var and metavars is None:
-            target = node.get_match(target_var) or node
-        span = _span(target, offset)
-        if _suppressed(ctx.lines, span, card.code):
-            return None
-        matched = target.text()
-        key = (card.code, re.sub(r"\s+", "", matched))
-        seen[key] = seen.get(key, 0) + 1
+    def _severity(self, card: Card) -> str:
+        return self.options.severity.get(card.code, self.options.severity.get("*", card.severity))
+
+    def _emit(self, ctx: FileContext, card: Card, rule: Rule, node: SgNode, offset: int,
+              metavars: dict[str, str] | None, seen: dict[tuple[str, str], int],
+              block: Block | None = None,
+              cached: tuple[dict[Any, Any], Any, tuple[Any, ...]] | None = None
+              ) -> Finding | None:
+        """The finding of a match, numbered among the same code on the same code text (its
+        fingerprint). `cached`: (a block result's findings, this match's slot in it, what the
+        finding depends on outside the block): reused while that is the same."""
+        if cached is not None:
+            store, slot, where = cached
+            key = (slot, where)  # the same block text can sit in several places
+            if key in store:
+                built = store[key]
+            else:
+                if len(store) >= 64:
+                    store.clear()
+                built = store[key] = build_finding(ctx, card, rule, node, offset, metavars,
+                                                   self._severity(card), block)
+        else:
+            built = build_finding(ctx, card, rule, node, offset, metavars, self._severity(card),
+                                  block)
+        if built is None:
+            return None  # suppressed
+        f, numbered = built
+        seen[numbered] = seen.get(numbered, 0) + 1
         fingerprint = hashlib.blake2b(
-            f"{key[0]}\0{key[1]}\0{seen[key]}".encode("utf-8", "surrogatepass"), digest_size=8
-        ).hexdigest()
-        line = ctx.lines[span.start.line] if span.start.line < len(ctx.lines) else ""
-        indent = line[: len(line) - len(line.lstrip())]
-        fix = build_fix(spec, ctx, span, values, indent)
-        home = block or ctx.block_at(span.start.line)
-        if fix.automatic and home is not None and not fix_keeps_parse(home.text, home.start_line, fix):
-            log.info("%s: fix dropped at line %d: it would not parse", card.code, span.start.line + 1)
-            fix = None
-        message = render(rule.message or card.message, values)
-        severity = self.options.severity.get(card.code, self.options.severity.get("*", card.severity))
-        return Finding(code=card.code, title=card.title, message=message, severity=severity,
-                       span=span, matched=matched, fingerprint=fingerprint, url=card.url,
-                       fix=fix, rule_id=rule.id, metavars=values)
+            f"{numbered[0]}\0{numbered[1]}\0{seen[numbered]}".encode("utf-8", "surrogatepass"),
+            digest_size=8).hexdigest()
+        return Finding(code=f.code, title=f.title, message=f.message, severity=f.severity,
+                       span=f.span, matched=f.matched, fingerprint=fingerprint, url=f.url,
+                       fix=f.fix, rule_id=f.rule_id, metavars=dict(f.metavars))
 
-
-def _metavars(node: SgNode, card: Card, rule: Rule, spec: FixSpec,
-              block: Block | None) -> dict[str, str]:
-    """Values of the metavariables used by the message and fix templates (and transforms)."""
-    wanted = template_vars(spec.template or "") + template_vars(rule.message or card.message)
-    sources = [(str(t.get(k, {}).get("source", "")).lstrip("$"), True)
-               for t in rule.transform.values() if isinstance(t, dict)
-               for k in ("replace", "substring") if k in t]
-    values: dict[str, str] = {}
-    for name, multi in sources + wanted:
-        if name in values or name in rule.transform:
-            continue
-        multi = multi or name.startswith("$$")
-        name = name.lstrip("$")
-        parts = node.get_multiple_matches(name) if block is not None else []
-        if parts:
-            start = parts[0].range().start.index
-            end = parts[-1].range().end.index
-            values[name] = block.text[start:end]  # type: ignore[union-attr]
-            continue
-        sub = node.get_match(name)
-        if sub is not None:
-            values[name] = sub.text()
-        elif multi:
-            values[name] = ""
-    apply_transforms(rule.transform, values)
-    return values
-
-
-def _span(node: SgNode, offset: int) -> Span:
-    r = node.range()
-    return Span(Position(r.start.line + offset, r.start.column),
-                Position(r.end.line + offset, r.end.column))
-
-
-def _suppressed(lines: list[str], span: Span, code: str) -> bool:
-    for row in {span.start.line, span.end.line}:
-        if row >= len(lines):
-            continue
-        m = _IGNORE.search(lines[row])
-        if m is None:
-            continue
-        codes = m.group("codes")
-        if codes is None or code in {c.strip().upper() for c in codes.split(",")}:
-            return True
-    return False
+def _digest(text: str) -> bytes:
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
 
 
 def _dedupe(findings: list[Finding]) -> list[Finding]:

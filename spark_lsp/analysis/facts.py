@@ -256,9 +256,9 @@ def _collect_imports(root: SgNode, facts: ModuleFacts) -> None:
                 facts.imports[name.split(".")[0]] = name.split(".")[0]
                 facts.imports.setdefault(name, name)
             elif child.kind() == "aliased_import":
-                name, alias = child.field("name"), child.field("alias")
-                if name and alias:
-                    facts.imports[alias.text()] = name.text()
+                imported, alias = child.field("name"), child.field("alias")
+                if imported and alias:
+                    facts.imports[alias.text()] = imported.text()
     for node in root.find_all(kind="import_from_statement"):
         module = node.field("module_name")
         if module is None or module.text().startswith("."):
@@ -267,9 +267,9 @@ def _collect_imports(root: SgNode, facts: ModuleFacts) -> None:
             if child.kind() == "dotted_name":
                 facts.imports[child.text()] = f"{module.text()}.{child.text()}"
             elif child.kind() == "aliased_import":
-                name, alias = child.field("name"), child.field("alias")
-                if name and alias:
-                    facts.imports[alias.text()] = f"{module.text()}.{name.text()}"
+                imported, alias = child.field("name"), child.field("alias")
+                if imported and alias:
+                    facts.imports[alias.text()] = f"{module.text()}.{imported.text()}"
 
 
 def _scope_of(node: SgNode, offset: int) -> tuple[int, int] | None:

@@ -62,9 +62,17 @@ def import_edits(ctx: FileContext, imports: list[str]) -> list[Edit]:
             missing.append(line)
     if not missing:
         return []
-    row = _import_insertion_line(ctx.lines)
-    pos = Position(row, 0)
+    pos = Position(import_row(ctx), 0)
     return [Edit(Span(pos, pos), "".join(m + "\n" for m in missing))]
+
+
+def import_row(ctx: FileContext) -> int:
+    """The line where missing imports go (once per analysis)."""
+    whole = ctx.whole
+    row: int | None = whole.memo.get("import_row")
+    if row is None:
+        row = whole.memo["import_row"] = _import_insertion_line(whole.lines)
+    return row
 
 
 def _import_insertion_line(lines: list[str]) -> int:

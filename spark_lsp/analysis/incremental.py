@@ -25,7 +25,7 @@ import hashlib
 from bisect import bisect_left
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ast_grep_py import SgNode
@@ -63,6 +63,9 @@ class BlockResult:
     ranked: tuple[Any, ...]  # ranked_state(...) when computed
     anchor: int | None = None  # start line, when a match lies in another block
     every: bool = False  # read ("all", name)
+    # the findings built from these matches, by (slot, what they depend on outside the
+    # block): finding without fingerprint and its numbering key, or None: suppressed
+    built: dict[Any, Any] = field(default_factory=dict)
 
 
 @dataclass
