@@ -33,6 +33,13 @@ FOREIGN_OK = {"tensorflow": ("keras", "tf_keras"), "keras": ("tensorflow",)}
 SKIP_SUBMODULES = {"tests", "test", "conftest", "setup", "core", "compat", "python", "src",
                    "internal", "libs", "include", "tools", "_api", "benchmarks", "testing", "lib2to3", "distutils", "f2py", "typing", "contrib", "experimental",
                    "utils_test", "tensorflow_core", "backend_bases_test"}
+# Infrastructure subpackages of one library that are not what its users call (distributed
+# runtimes, compilers, exporters, backends): walking them costs objects and embedding time.
+SKIP_BY_LIBRARY = {"torch": {"distributed", "ao", "fx", "onnx", "export", "jit", "package",
+                             "quantization", "backends", "mps", "mtia", "xpu", "cpp", "classes",
+                             "ops", "return_types", "overrides", "monitor", "accelerator",
+                             "compiler", "multiprocessing", "futures", "library", "torch",
+                             "version", "torch_version", "serialization", "storage", "types"}}
 # Libraries whose subpackages are imported by name (pkgutil): their public modules are not all
 # imported by `import LIB`. Others (torch, tensorflow, keras) are walked through attributes only:
 # importing every file of theirs takes minutes and reaches private code.
@@ -142,6 +149,7 @@ class Walker:
         self.keep_alive: list[object] = []  # ids stay unique only while objects live
         self.errors = 0
         self.member_aliases: dict[str, list[str]] = {}  # owner's member -> inherited names
+        self.member_home: dict[int, str] = {}  # id(member) -> the class that documents it
 
     def emit(self, record: dict) -> None:
         self.out.write(json.dumps(record, ensure_ascii=True) + "\n")
@@ -170,6 +178,10 @@ class Walker:
         names: set[str] = set()
         if isinstance(listed, (list, tuple)):
             names.update(n for n in listed if isinstance(n, str))
+            if self.root_name not in IMPORT_SUBMODULES:
+                # `torch.__all__` lists functions, not `nn`, `optim` or `utils`: the library's
+                # public submodules that are imported anyway are part of its API too
+                names.update(self.imported_submodules(module))
         else:
             try:
                 names.update(dir(module))
@@ -177,6 +189,23 @@ class Walker:
                 self.errors += 1
         names.update(self.submodule_names(module))
         return sorted(n for n in names if is_public(n))
+
+    def imported_submodules(self, module: types.ModuleType) -> list[str]:
+        skip = SKIP_SUBMODULES | SKIP_BY_LIBRARY.get(self.root_name, set())
+        found = []
+        try:
+            names = dir(module)
+        except Exception:  # noqa: BLE001
+            self.errors += 1
+            return found
+        for name in names:
+            if not is_public(name) or name in skip:
+                continue
+            value = safe_getattr(module, name)
+            if inspect.ismodule(value) and \
+                    str(safe_getattr(value, "__name__", "")).split(".")[0] in self.allowed:
+                found.append(name)
+        return found
 
     def get(self, owner: object, name: str) -> object:
         try:
@@ -229,7 +258,8 @@ class Walker:
                     if obj.__name__.split(".")[0] not in self.allowed:
                         continue
                     # judged by the public path: TF's `tf.math` is `tensorflow._api.v2.math`
-                    if attr in SKIP_SUBMODULES:
+                    if attr in SKIP_SUBMODULES or \
+                            attr in SKIP_BY_LIBRARY.get(self.root_name, ()):
                         continue
                     queue.append((name, obj))
                 elif not self.ours(obj):
@@ -256,7 +286,9 @@ class Walker:
         for rec in self.seen.values():
             if rec["kind"] not in ("module", "class") and rec["aliases"]:
                 self.emit({"type": "aliases", "name": rec["name"], "aliases": rec["aliases"]})
-        for name, cls in classes:
+        # Classes that share member objects (torch's ByteTensor, FloatTensor... carry Tensor's
+        # methods) document them once, under the shortest class name; the rest are aliases.
+        for name, cls in sorted(classes, key=lambda c: (len(c[0].rsplit(".", 1)[-1]), c[0])):
             if self.count >= self.max_objects:
                 break
             self.walk_class(name, cls)
@@ -302,6 +334,15 @@ class Walker:
             kind = kind_of(obj, True)
             if kind is None:
                 continue
+            home = self.member_home.get(id(obj))
+            if home is not None and home.rsplit(".", 1)[-1] == attr:
+                aliases = self.member_aliases.setdefault(home, [])
+                if len(aliases) < 50:
+                    aliases.append(f"{cls_name}.{attr}")
+                continue
+            if kind in ("method", "function"):
+                self.member_home[id(obj)] = f"{cls_name}.{attr}"
+                self.keep_alive.append(obj)
             rec = self.record(f"{cls_name}.{attr}", obj, kind)
             if not rec["doc"] and not rec["signature"]:
                 continue

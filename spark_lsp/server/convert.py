@@ -51,6 +51,18 @@ def units(text: str, encoding: str) -> int:
     return len(text.encode("utf-16-le", "surrogatepass")) // 2
 
 
+def char_column(line: str, character: int, encoding: str) -> int:
+    """The index in `line` (a Python string) of a position's `character`, in client units."""
+    if encoding == types.PositionEncodingKind.Utf32 or line.isascii():
+        return min(character, len(line))
+    seen = 0
+    for i, ch in enumerate(line):
+        if seen >= character:
+            return i
+        seen += units(ch, encoding)
+    return len(line)
+
+
 class LineIndex:
     """Offsets and positions for one text, in the analyser's and in the client's line model."""
 

@@ -31,8 +31,6 @@ def docs_kb(spark_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     return spark_home
 
 
-@pytest.mark.skip(reason="docs hover wiring is unfinished (issue 4 open): the server returns no "
-                         "hover for a library call yet")
 async def test_hover_on_a_library_call_shows_its_documentation(docs_kb: Path,
                                                                client: SparkClient,
                                                                project: Path):
