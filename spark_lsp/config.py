@@ -41,10 +41,13 @@ class Settings:
     memory_inbox: str = ""
     trusted_keys: list[str] = field(default_factory=list)
     trusted_keys_file: list[str] = field(default_factory=list)
+    # `[tool.spark.memory] store`: where the memory tables live ("" = the local DuckDB file;
+    # "postgresql://…" = a server, see kb/storage.py)
+    memory_store: str = ""
     # [tool.spark.llm]: base_url, model, api_key_env, timeout — nothing is sent without it
     llm: dict[str, Any] = field(default_factory=dict)
 
-    def merged(self, data: dict[str, Any] | None) -> "Settings":
+    def merged(self, data: dict[str, Any] | None) -> Settings:
         """A copy with values from a camelCase or snake_case mapping; unknown keys are logged."""
         if not data:
             return self
@@ -52,7 +55,7 @@ class Settings:
         aliases = {"debounceMs": "debounce_ms", "enabledCodes": "select", "disabledCodes": "ignore",
                    "traceRecording": "trace", "enable": None, "memoryPath": "memory_path",
                    "memoryInbox": "memory_inbox", "trustedKeys": "trusted_keys",
-                   "trustedKeysFile": "trusted_keys_file"}
+                   "trustedKeysFile": "trusted_keys_file", "memoryStore": "memory_store"}
         changes: dict[str, Any] = {}
         if isinstance(data.get("memory"), dict):  # the `[tool.spark.memory]` table
             data = {**{k: v for k, v in data.items() if k != "memory"},
@@ -83,7 +86,7 @@ class Settings:
 
 
 _MEMORY_KEYS = {"path": "memory_path", "inbox": "memory_inbox", "trusted_keys": "trusted_keys",
-                "trusted_keys_file": "trusted_keys_file"}
+                "trusted_keys_file": "trusted_keys_file", "store": "memory_store"}
 
 
 def _resolve_memory_paths(tool: dict[str, Any], folder: Path) -> dict[str, Any]:
@@ -146,5 +149,7 @@ def load_settings(workspace: Path | None = None, editor: dict[str, Any] | None =
         env["ignore"] = os.environ["SPARK_IGNORE"]
     if os.environ.get("SPARK_TRACE") in ("0", "false", "off"):
         env["trace"] = False
+    if os.environ.get("SPARK_MEMORY_STORE") is not None:
+        env["memory_store"] = os.environ["SPARK_MEMORY_STORE"]
     settings = settings.merged(env)
     return settings.merged(editor)

@@ -160,20 +160,28 @@ def connect(path: Path, *, read_only: bool = False,
         delay = min(delay * 2, 0.25)
 
 
-def open_readonly(path: Path, *, timeout: float = 1.0,
-                  extensions: bool = False) -> duckdb.DuckDBPyConnection | None:
-    """A read-only connection, or None (logged) when the file is missing or a writer holds it.
+def open_readonly(path: Path, *, timeout: float = 1.0, extensions: bool = False,
+                  memory: bool = True) -> duckdb.DuckDBPyConnection | None:
+    """A read-only connection, or None (logged) when the file is missing or a writer holds it
+    (a missing file with a server store configured: a connection that reads only the store).
 
     Raises KBError only for a file that cannot be read at all (damaged, or from a newer Spark):
     that needs the user's attention, while a busy file only needs patience. The schema is checked
     (`kb.migrate.check_schema`); with `extensions`, the extensions the schema needs are loaded
     (full-text and vector queries need them; plain reads, even of a file holding an HNSW index,
-    do not — and loading vss verifies a 32 MB signed file, ~0.3 s a connection). Close it soon:
-    a reader keeps writers (the trace merger) out.
+    do not — and loading vss verifies a 32 MB signed file, ~0.3 s a connection). With `memory`
+    (the default) a configured server store is attached read-only (`kb.storage`); readers of
+    documentation only pass False. Close it soon: a reader keeps writers (the trace merger) out.
     """
     from spark_lsp.kb.migrate import check_schema, load_required_extensions
 
     if not path.is_file():
+        if memory:  # the team's memory may be on a server even before this machine wrote
+            from spark_lsp.kb.storage import reader_without_local_file
+
+            server = reader_without_local_file()
+            if server is not None:
+                return server
         log.info("no knowledge base at %s yet", path)
         return None
     try:
@@ -186,6 +194,10 @@ def open_readonly(path: Path, *, timeout: float = 1.0,
             check_schema(con, path)
             if extensions:
                 load_required_extensions(con)
+        if memory:
+            from spark_lsp.kb.storage import attach_configured
+
+            attach_configured(con, read_only=True)
     except BaseException:
         con.close()
         raise

@@ -158,7 +158,7 @@ def docs_stats(home: Path | None = None, *, timeout: float = 2.0) -> DocsStats:
     home = spark_home() if home is None else home
     path = kb_file(home)
     stats = DocsStats()
-    con = open_readonly(path, timeout=timeout)
+    con = open_readonly(path, timeout=timeout, memory=False)
     if con is None:
         stats.notes.append("no knowledge base yet: run `spark kb build`" if not path.is_file()
                            else "the knowledge base is busy; try again in a moment")

@@ -26,6 +26,7 @@ from spark_lsp.config import spark_home
 from spark_lsp.kb.card_store import sync_seeds
 from spark_lsp.kb.db import kb_errors, kb_file, utc_now, writer_lock
 from spark_lsp.kb.migrate import open_writer
+from spark_lsp.kb.storage import commit_between
 from spark_lsp.kb.traces import (
     MalformedTrace,
     Trace,
@@ -207,6 +208,7 @@ def _commit(con: duckdb.DuckDBPyConnection, chunks: list[JournalChunk], offsets:
         if unique:
             report.inserted = insert_traces(con, list(unique.values()))
             report.duplicates += len(unique) - report.inserted
+        commit_between(con)  # traces on a server store, offsets in the local file
         for chunk in chunks:
             name = chunk.path.name
             if chunk.finished:

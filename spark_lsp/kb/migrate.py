@@ -129,13 +129,18 @@ def open_writer(path: Path, *, timeout: float = 10.0
                 ) -> tuple[duckdb.DuckDBPyConnection, list[int]]:
     """A read-write connection with the schema brought up to date, and the migrations applied.
 
+    With a server store configured (`kb.storage`), the connection has it attached, its schema
+    up to date, and the memory tables routed to it; its migrations count as applied too.
     Callers hold `db.writer_lock` and close the connection as soon as their work is committed.
     """
+    from spark_lsp.kb.storage import attach_configured
+
     path.parent.mkdir(parents=True, exist_ok=True)
     con = connect(path, timeout=timeout)
     try:
         with kb_errors(path):
             applied = migrate(con, path)
+        applied += attach_configured(con, read_only=False, migrate=True)
     except BaseException:
         con.close()
         raise

@@ -68,7 +68,7 @@ class KBReader:
                 self._close()
             if self._con is None and current is not None:
                 self._con = open_readonly(self.path, timeout=self.timeout,
-                                          extensions=self.extensions)
+                                          extensions=self.extensions, memory=False)
                 if self._con is not None:
                     self._identity, self._opened = current, now
                     self.opens += 1

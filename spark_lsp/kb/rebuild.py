@@ -19,6 +19,7 @@ from spark_lsp.kb.card_store import sync_seeds
 from spark_lsp.kb.db import KBBusy, KBError, KBTooNew, connect, kb_errors, kb_file, writer_lock
 from spark_lsp.kb.merge import insert_traces
 from spark_lsp.kb.migrate import check_schema, open_writer, schema_version
+from spark_lsp.kb.storage import commit_between
 from spark_lsp.kb.store import KBReport, query_traces, row_to_trace
 from spark_lsp.kb.traces import Trace
 
@@ -112,6 +113,7 @@ def rebuild_kb(home: Path | None = None, *, timeout: float = 10.0) -> RebuildRep
                 for row in found.cards:
                     con.execute(f"INSERT INTO cards ({_CARD_COLUMNS}) VALUES "
                                 "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING", list(row))
+                commit_between(con)  # traces and cards on a server store, offsets local
                 for row in found.offsets:
                     con.execute('INSERT INTO journal_offsets (file, "offset", updated_at) '
                                 "VALUES (?, ?, ?) ON CONFLICT DO NOTHING", list(row))

@@ -115,6 +115,11 @@ def kb_status(home: Path | None = None, *, timeout: float = 1.0) -> KBStatus:
     status = KBStatus(str(path), path.is_file(), False, path.stat().st_size if path.is_file()
                       else 0, None, latest_version(), {}, {}, 0, 0, dict(installed_versions()))
     offsets: dict[str, int] | None = None
+    from spark_lsp.kb.storage import configured_store
+
+    store = configured_store()
+    if store is not None:
+        status.notes.append(f"cards and traces are on the memory store {store.display}")
     con = open_readonly(path, timeout=timeout)
     if con is None and path.is_file():
         status.notes.append("the knowledge base is busy (another process is writing it); "
@@ -180,9 +185,9 @@ def query_traces(con: duckdb.DuckDBPyConnection, *, outcome: str | None = None,
             params.append(value)
     order = "ts DESC, id" if newest_first else "ts, id"
     columns = _TRACE_COLUMNS
-    if not con.execute("SELECT count(*) FROM duckdb_columns() WHERE table_name = 'traces' "
-                       "AND column_name = 'workspace' AND database_name = current_database()"
-                       ).fetchone()[0]:  # type: ignore[index]
+    try:  # the `traces` that names resolve to: the file's own, or a server store's
+        con.execute("SELECT workspace FROM traces LIMIT 0")
+    except duckdb.BinderException:
         columns = columns.replace("coalesce(workspace, '')", "''")  # a file before migration 3
     sql = f"SELECT {columns} FROM traces WHERE {' AND '.join(where)} ORDER BY {order}"
     if limit is not None:
@@ -235,6 +240,7 @@ def export_traces(out: TextIO, home: Path | None = None, *, merge: bool = True,
     number of traces written.
     """
     from spark_lsp.kb.migrate import check_schema
+    from spark_lsp.kb.storage import attach_configured
 
     home = spark_home() if home is None else home
     path = kb_file(home)
@@ -249,6 +255,7 @@ def export_traces(out: TextIO, home: Path | None = None, *, merge: bool = True,
         try:
             with kb_errors(path):
                 offsets = {}
+                attach_configured(con, read_only=True)  # a server store, when configured
                 if check_schema(con, path):
                     cursor = query_traces(con, newest_first=False)
                     while rows := cursor.fetchmany(1000):

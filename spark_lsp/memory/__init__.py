@@ -12,6 +12,8 @@
   `admin`: export and merge into the team file; `sync`: contributions to the admin's inbox;
   `report`: stats and diff.
 - `watch`: following the team's file and handing over each new verified version.
+- `rollback`: the newest version of each team memory this machine accepted; an older file put
+  back in its place is refused.
 
 Nothing here imports from `server/`. This module imports nothing: `kb.traces` imports
 `memory.privacy`, and the rest of `memory` imports `kb`.

@@ -13,12 +13,14 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from spark_lsp.memory import keys
+from spark_lsp.memory import keys, rollback
 from spark_lsp.memory.format import (
     SUFFIX,
+    MemoryFile,
     MemoryFileError,
     content_digest,
     describe,
+    read_memory,
     write_memory,
 )
 from spark_lsp.memory.merge import merge_memories
@@ -40,12 +42,22 @@ def signing_key(home: Path, trusted: keys.TrustedKeys, notes: list[str]) -> Ed25
     return key
 
 
-def load_base(path: Path | None, home: Path, trusted: keys.TrustedKeys) -> Memory | None:
+def load_base(path: Path | None, home: Path, trusted: keys.TrustedKeys) -> MemoryFile | None:
     """The memory an export continues: `path`, else the last imported one; None if neither."""
     candidate = path or imported_path(home)
     if not candidate.is_file():
         return None
-    return verify_file(candidate, trusted).file.memory
+    return verify_file(candidate, trusted).file
+
+
+def _replaced(path: Path, trusted: keys.TrustedKeys) -> MemoryFile | None:
+    """The signed memory an export is about to replace, whose version it must continue."""
+    if not path.is_file():
+        return None
+    try:
+        return read_memory(path, trusted)
+    except MemoryFileError:
+        return None
 
 
 @dataclass
@@ -60,9 +72,13 @@ def export_memory(home: Path, out: Path, trusted: keys.TrustedKeys, sources: Loc
                   base: Path | None = None) -> ExportReport:
     notes: list[str] = []
     key = signing_key(home, trusted, notes)
+    now = utc_stamp()
+    base_file = load_base(base, home, trusted)
     memory, more = snapshot(home, key, sources, kind="memory",
-                            base=load_base(base, home, trusted), now=utc_stamp())
-    digest = write_memory(out, memory, key)
+                            base=base_file.memory if base_file else None, now=now)
+    version = rollback.next_version(home, [base_file, _replaced(out, trusted)])
+    digest = write_memory(out, memory, key, signed_at=now, version=version)
+    rollback.record_written(home, version, digest, now, out)
     return ExportReport(out, memory, digest, notes + more)
 
 
@@ -97,7 +113,9 @@ def merge_into(home: Path, source: Path, target: Path, trusted: keys.TrustedKeys
     current: VerifiedMemory | None = None
     if target.exists():
         current = verify_file(target, trusted)  # a broken team file stops the merge
+        rollback.accept(home, current.file)  # so does one older than this machine has seen
     memories = [current.file.memory] if current else []
+    files = [current.file] if current else []
     accepted: list[Path] = []
     for path in _inputs(source):
         try:
@@ -108,16 +126,21 @@ def merge_into(home: Path, source: Path, target: Path, trusted: keys.TrustedKeys
                 _file_away(path, REJECTED_DIR, describe(exc, path))
             continue
         memories.append(verified.file.memory)
+        files.append(verified.file)
         accepted.append(path)
     if not memories:
         return report
     result = merge_memories(memories, trusted)
     report.memory, report.conflicts = result.memory, result.new_conflicts
     report.notes += result.notes
-    report.digest = content_digest(result.memory)
+    report.digest = content_digest(result.memory, current.file.version if current else None)
     report.changed = current is None or report.digest != current.digest or output is not None
     if report.changed:  # an unchanged team file is left alone: editors have nothing to reload
-        write_memory(report.target, result.memory, key)
+        now = utc_stamp()
+        version = rollback.next_version(home, files)
+        report.digest = write_memory(report.target, result.memory, key, signed_at=now,
+                                     version=version)
+        rollback.record_written(home, version, report.digest, now, report.target)
     report.merged = accepted
     if source.is_dir() and file_inbox:
         for path in accepted:

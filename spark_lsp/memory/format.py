@@ -34,7 +34,15 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from spark_lsp import __version__
 from spark_lsp.memory import keys
-from spark_lsp.memory.model import KINDS, InvalidRecord, Memory, canonical, sha256, utc_stamp
+from spark_lsp.memory.model import (
+    KINDS,
+    FileVersion,
+    InvalidRecord,
+    Memory,
+    canonical,
+    sha256,
+    utc_stamp,
+)
 from spark_lsp.memory.safeload import UnsafeInput, loads_json
 
 FORMAT_NAME = "spark-memory"
@@ -82,6 +90,7 @@ class MemoryFile:
     digest: str  # sha256 of manifest.json: names this content
     path: Path | None = None
     size: int = 0
+    version: FileVersion | None = None  # team and sequence; None: written before they existed
 
     @property
     def signer_id(self) -> str:
@@ -95,28 +104,32 @@ def member_bytes(memory: Memory) -> dict[str, bytes]:
             for name, records in memory.records().items()}
 
 
-def manifest_for(memory: Memory, members: dict[str, bytes]) -> bytes:
-    manifest = {
+def manifest_for(memory: Memory, members: dict[str, bytes],
+                 version: FileVersion | None = None) -> bytes:
+    manifest: dict[str, Any] = {
         "format": FORMAT_NAME, "version": FORMAT_VERSION, "kind": memory.kind,
         "snippets": memory.snippets, "spark": __version__, "counts": memory.counts(),
         "members": {name: {"sha256": sha256(data), "bytes": len(data)}
                     for name, data in members.items()},
     }
+    if version is not None:  # readers of format 1 ignore fields they do not know
+        manifest.update(team=version.team, sequence=version.sequence)
     return canonical(manifest) + b"\n"
 
 
-def content_digest(memory: Memory) -> str:
-    """The digest a file of this memory would carry (sha256 of its manifest)."""
-    return sha256(manifest_for(memory, member_bytes(memory)))
+def content_digest(memory: Memory, version: FileVersion | None = None) -> str:
+    """The digest a file of this memory (and version) would carry (sha256 of its manifest)."""
+    return sha256(manifest_for(memory, member_bytes(memory), version))
 
 
 def _signed_message(manifest_sha: str, signed_at: str) -> bytes:
     return b"spark-memory-v1\0" + manifest_sha.encode() + b"\0" + signed_at.encode()
 
 
-def to_bytes(memory: Memory, key: Ed25519PrivateKey, *, signed_at: str | None = None) -> bytes:
+def to_bytes(memory: Memory, key: Ed25519PrivateKey, *, signed_at: str | None = None,
+             version: FileVersion | None = None) -> bytes:
     members = member_bytes(memory)
-    manifest = manifest_for(memory, members)
+    manifest = manifest_for(memory, members, version)
     signed_at = signed_at or utc_stamp()
     public = keys.public_text(key)
     signature = {
@@ -137,9 +150,13 @@ def to_bytes(memory: Memory, key: Ed25519PrivateKey, *, signed_at: str | None = 
 
 
 def write_memory(path: Path, memory: Memory, key: Ed25519PrivateKey, *,
-                 signed_at: str | None = None) -> str:
-    """Sign and write `memory` to `path` atomically (readers see the old or the new file)."""
-    data = to_bytes(memory, key, signed_at=signed_at)
+                 signed_at: str | None = None, version: FileVersion | None = None) -> str:
+    """Sign and write `memory` to `path` atomically (readers see the old or the new file).
+
+    Admins' writes of the team memory pass a `version` (`memory.rollback.next_version`), which
+    lets readers refuse an older file replayed in its place. Returns the file's digest.
+    """
+    data = to_bytes(memory, key, signed_at=signed_at, version=version)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -153,7 +170,7 @@ def write_memory(path: Path, memory: Memory, key: Ed25519PrivateKey, *,
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
-    return content_digest(memory)
+    return content_digest(memory, version)
 
 
 # -- reading ---------------------------------------------------------------------------------
@@ -277,7 +294,8 @@ def _read_open(zf: zipfile.ZipFile, path: Path, size: int, trusted: keys.Trusted
             what = getattr(entry, "code", "") or getattr(entry, "key", "")
             raise MemoryFileError("bad-signature", f"{entry.KIND} {what}: its author's signature "
                                                    "does not verify")
-    return MemoryFile(memory, signer, signed_at, is_trusted, sha256(manifest_raw), path, size)
+    return MemoryFile(memory, signer, signed_at, is_trusted, sha256(manifest_raw), path, size,
+                      _manifest_version(manifest))
 
 
 def _check_manifest(manifest: dict[str, Any]) -> None:
@@ -296,6 +314,24 @@ def _check_manifest(manifest: dict[str, Any]) -> None:
         raise MemoryFileError("invalid", f"unknown kind {manifest.get('kind')!r}")
     if not isinstance(manifest.get("members"), dict):
         raise MemoryFileError("invalid", "the manifest lists no members")
+    _manifest_version(manifest)
+
+
+_TEAM = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
+
+
+def _manifest_version(manifest: dict[str, Any]) -> FileVersion | None:
+    """`team` and `sequence`: both or neither (files written before rollback protection)."""
+    team, sequence = manifest.get("team"), manifest.get("sequence")
+    if team is None and sequence is None:
+        return None
+    if not isinstance(team, str) or not _TEAM.match(team):
+        raise MemoryFileError("invalid", f"bad team id {str(team)[:80]!r} in the manifest")
+    if (not isinstance(sequence, int) or isinstance(sequence, bool)
+            or not 1 <= sequence < 2**53):
+        raise MemoryFileError("invalid", f"bad sequence number {str(sequence)[:40]!r} in the "
+                                         "manifest")
+    return FileVersion(team, sequence)
 
 
 def _check_signature(zf: zipfile.ZipFile, by_name: dict[str, zipfile.ZipInfo],

@@ -273,6 +273,22 @@ class Conflict:
                    str(data.get("title", ""))[:200])
 
 
+@dataclass(frozen=True)
+class FileVersion:
+    """Which team memory a file is, and how far along it is (in the signed manifest).
+
+    `team` is minted when a team memory is first written and carried by every later version;
+    `sequence` grows with each version an admin writes. A reader refuses a file older than the
+    version of the same team it accepted before (`memory.rollback`).
+    """
+
+    team: str
+    sequence: int
+
+    def describe(self) -> str:
+        return f"version {self.sequence} of team memory {self.team}"
+
+
 @dataclass
 class Memory:
     kind: str = "memory"

@@ -89,7 +89,14 @@ def _outcome_trace(outcome: Outcome) -> Trace:
 
 def import_memory(verified: VerifiedMemory, home: Path, *, timeout: float = 10.0
                   ) -> ImportReport:
-    """Put a verified memory into the knowledge base at `home` (see the module doc)."""
+    """Put a verified memory into the knowledge base at `home` (see the module doc).
+
+    A memory older than the version of its team accepted on this machine is refused first
+    (MemoryFileError `rollback`, nothing changed); an imported one becomes the accepted version.
+    """
+    from spark_lsp.memory import rollback
+
+    rollback.check(home, verified.file)
     report = ImportReport(suppressions=dict(verified.suppressions))
     memory = verified.file.memory
     path = kb_file(home)
@@ -116,6 +123,7 @@ def import_memory(verified: VerifiedMemory, home: Path, *, timeout: float = 10.0
               open(verified.file.path, "rb") as src):
             shutil.copyfileobj(src, tmp)
         Path(tmp.name).replace(target)
+    rollback.accept(home, verified.file)
     return report
 
 

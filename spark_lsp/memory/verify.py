@@ -41,7 +41,10 @@ class VerifiedMemory:
     def summary(self) -> str:
         m = self.file.memory
         signer = "a trusted admin key" if self.file.trusted else "an untrusted key"
-        return (f"{self.file.path.name if self.file.path else 'memory'}: {m.kind} signed by "
+        name = self.file.path.name if self.file.path else "memory"
+        if self.file.version:
+            name += f" ({self.file.version.describe()})"
+        return (f"{name}: {m.kind} signed by "
                 f"{signer} {self.file.signer_id} at {self.file.signed_at}; "
                 f"{len(self.cards)} card(s) in use, {len(self.candidates)} candidate(s), "
                 f"{len(m.outcomes)} outcome(s), {len(self.suppressions)} suppression(s), "

@@ -5,7 +5,8 @@ rename, which a watch on the file would lose) and, every second as well, compare
 identity (inode, size, mtime): on a network mount inotify may never fire. A new identity is
 verified (`verify.verify_file`, all in this thread — never on an event loop); a new digest goes
 to `on_loaded`, a refused file to `on_rejected` once per version of the file. A file that
-disappears leaves the memory in use as it is.
+disappears leaves the memory in use as it is, and so does a team memory older than the version
+this machine accepted before (`memory.rollback`).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from spark_lsp.memory import rulecheck
+from spark_lsp.memory import rollback, rulecheck
 from spark_lsp.memory.format import MemoryFileError, describe
 from spark_lsp.memory.keys import TrustedKeys
 from spark_lsp.memory.verify import VerifiedMemory, verify_file
@@ -39,8 +40,11 @@ def file_identity(path: Path) -> tuple[int, int, int] | None:
 class MemoryWatcher:
     def __init__(self, path: Path, trusted: TrustedKeys,
                  on_loaded: Callable[[VerifiedMemory], None],
-                 on_rejected: Callable[[str], None]) -> None:
+                 on_rejected: Callable[[str], None], *, home: Path | None = None) -> None:
+        from spark_lsp.config import spark_home
+
         self.path = Path(path).expanduser()
+        self.home = spark_home() if home is None else home  # where accepted versions are kept
         self.trusted = trusted
         self.on_loaded = on_loaded
         self.on_rejected = on_rejected
@@ -72,6 +76,7 @@ class MemoryWatcher:
         started = time.monotonic()
         try:
             verified = verify_file(self.path, self.trusted, all_rules=False)
+            rollback.accept(self.home, verified.file)  # an older version put back: refused
         except MemoryFileError as exc:
             if file_identity(self.path) != identity:
                 self._seen = None  # replaced while we read it: look again

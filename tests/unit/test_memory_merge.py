@@ -169,7 +169,10 @@ def test_merge_files_in_either_order_gives_identical_files(tmp_path, team):
     merge_into(home, b, tmp_path / "ba.sparkmem", trusted)
     fa = read_memory(tmp_path / "ab.sparkmem", trusted)
     fb = read_memory(tmp_path / "ba.sparkmem", trusted)
-    assert fa.digest == fb.digest
+    # the same content; two team memories (each started here), both at their second version
+    assert content_digest(fa.memory) == content_digest(fb.memory)
+    assert fa.version.team != fb.version.team and fa.version.sequence == fb.version.sequence == 2
+    assert content_digest(fb.memory, fa.version) == fa.digest  # same version: identical files
     assert len(fa.memory.outcomes) == 7  # the same trace ids in both: counted once
     again = merge_into(home, b, tmp_path / "ab.sparkmem", trusted)
     assert not again.changed  # idempotent: the team file is left alone
