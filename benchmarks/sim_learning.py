@@ -270,7 +270,8 @@ def held_out_learned(data: Data, bodies: list[dict]) -> tuple[list[tuple[str, in
         if card is None:
             continue
         prov = body["provenance"]
-        examples = pairs.get((prov.get("library", ""), prov.get("cluster_key")), [])
+        keys = dict.fromkeys([prov.get("cluster_key"), *(prov.get("cluster_keys") or [])])
+        examples = [pair for key in keys for pair in pairs.get((prov.get("library", ""), key), [])]
         ok = bool(examples) and verify(card, examples) == []
         analyzer = Analyzer([card], AnalysisOptions())
         false_flags = sum(bool(analyzer.analyze(code)) for code in good_code)
@@ -460,6 +461,12 @@ def main() -> None:
                 a.get("pattern", "") for a in (rule.get("rule") or {}).get("any", []))
             print(f"  {b['code']} {b['status']:<9} {b['provenance']['support']:>3} traces "
                   f"{b['provenance']['users']} users  {pattern}  ->  {b['fix']['template']}")
+        joined = [d for d in report.decisions if d.shapes > 1]
+        near = [d for d in report.decisions if "near-identical" in d.reason]
+        print(f"\ncode similarity: {report.embeddings}; clusters joining several edit shapes in "
+              f"the last run: {len(joined)}; merged as near-identical to a card: {len(near)}")
+        for d in joined + near:
+            print(f"  {d.outcome} {d.code or '-'} ({d.shapes} shapes) {d.key[:70]} {d.reason[:90]}")
         guard = [d for d in report.decisions if d.reason.startswith("guardrail")]
         print(f"\nrejected by the guardrail cards in the last run: {len(guard)} cluster(s)")
         for d in guard:

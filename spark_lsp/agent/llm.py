@@ -105,8 +105,12 @@ def _json_from(content: str) -> Any:
         raise LLMFailure(f"the model's answer is not JSON ({exc})") from None
 
 
-def ask_model(config: LLMConfig, messages: list[dict[str, str]]) -> dict[str, Any]:
-    """One structured-output chat completion; raises LLMFailure with a readable reason."""
+def ask_model(config: LLMConfig, messages: list[dict[str, str]],
+              schema: dict[str, Any] | None = None,
+              name: str = "spark_recommendation") -> dict[str, Any]:
+    """One structured-output chat completion answering `schema` (default: a recommendation);
+    raises LLMFailure with a readable reason."""
+    schema = ANSWER_SCHEMA if schema is None else schema
     try:
         import openai
     except ImportError:
@@ -120,7 +124,7 @@ def ask_model(config: LLMConfig, messages: list[dict[str, str]]) -> dict[str, An
         response = client.chat.completions.create(
             model=config.model, messages=messages,  # type: ignore[arg-type]
             response_format={"type": "json_schema", "json_schema": {
-                "name": "spark_recommendation", "schema": ANSWER_SCHEMA, "strict": True}},
+                "name": name, "schema": schema, "strict": True}},
             temperature=0,
         )
     except openai.APITimeoutError:
@@ -131,14 +135,14 @@ def ask_model(config: LLMConfig, messages: list[dict[str, str]]) -> dict[str, An
         raise LLMFailure(f"the model's endpoint answered HTTP {exc.status_code}") from None
     except openai.APIError as exc:
         raise LLMFailure(f"the model's endpoint failed: {type(exc).__name__}") from None
-    except Exception as exc:  # malformed bodies surface as assorted parse errors
+    except Exception as exc:  # noqa: BLE001 - malformed bodies surface as assorted parse errors
         raise LLMFailure(f"the model's answer could not be read ({type(exc).__name__})") from None
     try:
         content = response.choices[0].message.content or ""
     except (AttributeError, IndexError, TypeError):
         raise LLMFailure("the model's answer has no message") from None
     data = _json_from(content)
-    errors = sorted(Draft202012Validator(ANSWER_SCHEMA).iter_errors(data), key=str)
+    errors = sorted(Draft202012Validator(schema).iter_errors(data), key=str)
     if errors:
         raise LLMFailure(f"the model's answer does not follow the schema ({errors[0].message})")
     return data  # type: ignore[no-any-return]

@@ -30,6 +30,7 @@ MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
 DIM = 384
 MAX_SEQ_LENGTH = 128  # tokens; summaries lead with name, signature and first sentence
 CACHE_FILENAME = "embeddings.duckdb"
+MODEL_KEY = f"{MODEL_ID}@{MAX_SEQ_LENGTH}"  # cached vectors are keyed by a hash of this + text
 BATCH_SIZE = 32  # measured: larger batches pad more and ran slower on 2 cores
 
 _model: Any = None
@@ -184,6 +185,37 @@ def vector_cache(home: Path) -> Iterator[VectorCache]:
         yield cache
     finally:
         cache.close()
+
+
+def cached_embeddings(texts: Sequence[str], home: Path, *, store: bool = True) -> np.ndarray:
+    """`embed_texts(texts)`, taking what the content-hash cache already has and adding what
+    was embedded (`store=False`: the cache is only read). A cache file another process holds (a
+    docs build) is not waited for: the vectors are computed and not stored."""
+    from spark_lsp.kb.harvest import content_hash
+
+    hashes = [content_hash(t, MODEL_KEY) for t in texts]
+    out = np.zeros((len(texts), DIM), dtype=np.float32)
+    cache: VectorCache | None = None
+    if store or (home / CACHE_FILENAME).exists():
+        try:
+            cache = VectorCache(home / CACHE_FILENAME)
+        except (duckdb.Error, OSError) as exc:
+            log.info("embedding cache not used: %s", exc)
+    try:
+        found = cache.get(hashes) if cache is not None else {}
+        missing = list(dict.fromkeys(h for h in hashes if h not in found))
+        if missing:
+            first = {h: i for i, h in reversed(list(enumerate(hashes)))}
+            vecs = embed_texts([texts[first[h]] for h in missing])
+            found.update(zip(missing, vecs, strict=True))
+            if cache is not None and store:
+                cache.put(missing, vecs)
+        for i, h in enumerate(hashes):
+            out[i] = found[h]
+    finally:
+        if cache is not None:
+            cache.close()
+    return out
 
 
 def progress_bar(total: int, desc: str, enabled: bool) -> Any:

@@ -94,6 +94,9 @@ def card_data(code: str, cluster: Cluster, gen: Generalization, *, status: str,
         "learned_at_ts": learned_at,
         "updated_at": _iso(now),
     }
+    if cluster.parts:  # edit shapes joined by code similarity
+        provenance["cluster_keys"] = cluster.keys
+        provenance["joined_at_similarity"] = round(cluster.similarity, 3)
     for key in ("promoted_at", "promoted_by", "edited_at"):
         if key in prev_prov:
             provenance[key] = prev_prov[key]

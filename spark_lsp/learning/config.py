@@ -7,6 +7,7 @@ min_traces = 3            # support: traces ...
 min_users = 2             # ... from this many people
 min_acceptance = 0.5      # Wilson lower bound (z = 1.645) of positive evidence
 auto_promote = false      # a team may let candidates above the stricter bar below go live
+embeddings = true         # all-MiniLM-L6-v2 for clustering and near-duplicates (false: hashed)
 promote_min_traces = 6
 promote_min_users = 3
 promote_min_acceptance = 0.7
@@ -32,6 +33,9 @@ from spark_lsp.learning.trust import TrustPolicy
 log = logging.getLogger(__name__)
 
 
+_FLAGS = ("auto_promote", "embeddings")
+
+
 @dataclass(frozen=True)
 class LearnConfig:
     min_traces: int = 3
@@ -43,6 +47,7 @@ class LearnConfig:
     promote_min_users: int = 3
     promote_min_acceptance: float = 0.7
     max_examples: int = 8  # examples kept in a learned card (all are verified)
+    embeddings: bool = True  # code embeddings (all-MiniLM-L6-v2) when installed; else hashed
     trust: TrustPolicy = field(default_factory=TrustPolicy)
     hygiene: HygienePolicy = field(default_factory=HygienePolicy)
 
@@ -57,7 +62,7 @@ class LearnConfig:
         trust: dict[str, Any] = {}
         hygiene: dict[str, Any] = {}
         for key, value in data.items():
-            if isinstance(value, bool) != (key == "auto_promote") or not isinstance(
+            if isinstance(value, bool) != (key in _FLAGS) or not isinstance(
                     value, (int, float, bool)):
                 log.warning("ignoring learning setting %s = %r (wrong type)", key, value)
                 continue

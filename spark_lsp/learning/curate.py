@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 
@@ -40,6 +40,11 @@ from spark_lsp.learning.filters import (
 from spark_lsp.learning.generalize import CannotGeneralize, generalize, verify
 from spark_lsp.learning.suppress import is_expired, outdated_versions, retire_from
 from spark_lsp.learning.trust import card_stats
+from spark_lsp.learning.vectors import CodeVectors
+
+if TYPE_CHECKING:
+    from spark_lsp.agent.llm import LLMConfig
+    from spark_lsp.learning.wording import CardWriter
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +66,7 @@ class Decision:
     status: str = ""
     pattern: str = ""
     template: str = ""
+    shapes: int = 1  # edit shapes joined in the cluster (by code similarity)
 
 
 @dataclass
@@ -76,6 +82,8 @@ class LearnReport:
     written: bool = False
     run_id: str = ""
     notes: list[str] = field(default_factory=list)
+    embeddings: str = ""  # what measured code similarity: all-MiniLM-L6-v2, or hashed tokens
+    worded_by_llm: int = 0  # cards whose title and why the configured model wrote
 
     def count(self, outcome: str) -> int:
         return sum(1 for d in self.decisions if d.outcome == outcome)
@@ -131,19 +139,24 @@ def _evidence(cluster: Cluster, existing: Card | None, traces_by_code: dict[str,
 
 
 def plan_learning(traces: list[Trace], cards: list[Card], learned: list[dict[str, Any]],
-                  config: LearnConfig | None = None, now: float | None = None) -> Plan:
+                  config: LearnConfig | None = None, now: float | None = None,
+                  vectors: CodeVectors | None = None, writer: CardWriter | None = None
+                  ) -> Plan:
     """Decide what curation writes. `cards`: the curated (seed/memory) cards; `learned`: the
-    stored learned cards' bodies."""
+    stored learned cards' bodies; `vectors`: code embeddings (default: the model when installed
+    and `config.embeddings`, cached in SPARK_HOME); `writer`: words new cards with a model."""
     config = config or LearnConfig()
     now = time.time() if now is None else now
+    vectors = vectors or CodeVectors(model=config.embeddings)
     report = LearnReport(traces=len(traces))
     writes = reinsert.Writes()
     by_key: dict[str, dict[str, Any]] = {}
     learned_cards: list[Card] = []
     for body in learned:
-        key = (body.get("provenance") or {}).get("cluster_key")
-        if key:
-            by_key[f"{(body.get('provenance') or {}).get('library', '')}\0{key}"] = body
+        prov = body.get("provenance") or {}
+        for key in [prov.get("cluster_key"), *(prov.get("cluster_keys") or [])]:
+            if key:
+                by_key.setdefault(f"{prov.get('library', '')}\0{key}", body)
         card = _card(body)
         if card is not None:
             learned_cards.append(card)
@@ -153,28 +166,51 @@ def plan_learning(traces: list[Trace], cards: list[Card], learned: list[dict[str
         traces_by_code.setdefault(t.code, []).append(t)
     examples, report.skipped = experience(traces)
     report.experience = len(examples)
-    clusters = cluster_experience(examples)
+    clusters = cluster_experience(examples, vectors)
     report.clusters = len(clusters)
     guardrail = Guardrail(cards)
     live = [c for c in cards if c.status != "retired"]
     live_learned = [c for c in learned_cards if c.status != "retired"]
     covering = Analyzer(live + live_learned, AnalysisOptions())
-    for cluster in clusters:
-        previous = by_key.get(f"{cluster.library}\0{cluster.key}")
+    claimed: set[str] = set()  # a stored learned card is updated by one cluster at most
+
+    def decide(cluster: Cluster) -> Decision:
+        previous = next((by_key[k] for k in (f"{cluster.library}\0{key}" for key in cluster.keys)
+                         if k in by_key and by_key[k]["code"] not in claimed), None)
         existing = _card(previous) if previous else None
         decision = _decide(cluster, existing, previous, traces_by_code, used, guardrail,
-                           covering, live + live_learned, config, now, writes)
-        report.decisions.append(decision)
+                           covering, live + live_learned, config, now, writes, vectors, writer)
+        decision.shapes = len(cluster.keys)
         if decision.outcome == CREATED:
             used.add(decision.code)
+        if decision.outcome in (CREATED, UPDATED):
+            claimed.add(decision.code)
+        return decision
+
+    for cluster in clusters:
+        decision = decide(cluster)
+        if decision.outcome == REJECTED and cluster.parts:
+            # joined by similarity but rejected as a whole: each shape on its own may hold
+            parts = [decide(part) for part in cluster.parts]
+            if any(d.outcome != REJECTED for d in parts):
+                report.decisions += parts
+                continue
+        report.decisions.append(decision)
     _hygiene(learned, learned_cards, traces, config, now, writes, report)
+    report.embeddings = vectors.name
+    if writer is not None:
+        report.worded_by_llm = writer.written
+        report.notes += writer.notes
+    if vectors.note and config.embeddings:
+        report.notes.append(vectors.note)
     return Plan(report, writes)
 
 
 def _decide(cluster: Cluster, existing: Card | None, previous: dict[str, Any] | None,
             traces_by_code: dict[str, list[Trace]], used: set[str], guardrail: Guardrail,
             covering: Analyzer, others: list[Card], config: LearnConfig, now: float,
-            writes: reinsert.Writes) -> Decision:
+            writes: reinsert.Writes, vectors: CodeVectors | None = None,
+            writer: CardWriter | None = None) -> Decision:
     ev = _evidence(cluster, existing, traces_by_code)
     acceptance = wilson_lower_bound(ev.positive, ev.positive + ev.negative, config.z)
     decision = Decision(cluster.library, cluster.key, len(cluster.examples), len(cluster.users),
@@ -228,7 +264,7 @@ def _decide(cluster: Cluster, existing: Card | None, previous: dict[str, Any] | 
         return reject("guardrail: " + "; ".join(dict.fromkeys(unsafe)))
     duplicate = find_duplicate(card, [e.site for e in cluster.examples],
                                [c for c in others if existing is None or c.code != existing.code],
-                               covering)
+                               covering, vectors=vectors)
     if duplicate is not None:
         decision.outcome, decision.code = MERGED, duplicate.code
         decision.reason = f"duplicate of {duplicate.code}: {duplicate.why}"
@@ -236,6 +272,8 @@ def _decide(cluster: Cluster, existing: Card | None, previous: dict[str, Any] | 
         return decision
     decision.code, decision.status = code, status
     decision.outcome = UPDATED if existing is not None else CREATED
+    if writer is not None:
+        body = writer.word(body, previous)
     writes.cards.append(body)
     writes.evidence += [(code, tid, "support") for tid in cluster.trace_ids]
     writes.evidence += [(code, tid, "contradict") for tid in ev.negative_ids]
@@ -294,13 +332,23 @@ def curated_cards(extra: list[str] | None = None) -> list[Card]:
     return load_default_cards(extra)[0]
 
 
+def _writer(llm: LLMConfig | None) -> CardWriter | None:
+    if llm is None:
+        return None
+    from spark_lsp.learning.wording import CardWriter
+
+    return CardWriter(llm)
+
+
 def learn(home: Path | None = None, *, config: LearnConfig | None = None, dry_run: bool = False,
           now: float | None = None, cards: list[Card] | None = None, timeout: float = 10.0,
-          on_step: Callable[[str], None] | None = None) -> LearnReport:
+          on_step: Callable[[str], None] | None = None,
+          llm: LLMConfig | None = None) -> LearnReport:
     """Curate the team's traces into learned cards (see the module docstring).
 
     Not dry: merges pending journals, then plans and writes under the writers' lock, in one
-    transaction. Dry: reads (database and unmerged journal lines) and writes nothing.
+    transaction; with `llm` (`[tool.spark.llm]`) the model words new cards. Dry: reads
+    (database and unmerged journal lines), writes nothing and asks no model.
     """
     home = spark_home() if home is None else home
     config = config or LearnConfig.load(home)
@@ -321,7 +369,8 @@ def learn(home: Path | None = None, *, config: LearnConfig | None = None, dry_ru
                 con.close()
         known = {t.id for t in traces}
         traces += [t for t in pending_traces(home, offsets)[0] if t.id not in known]
-        plan = plan_learning(traces, cards, learned, config, now)
+        plan = plan_learning(traces, cards, learned, config, now,
+                             CodeVectors(home, model=config.embeddings, store=False))
         plan.report.dry_run = True
         return plan.report
     merge_journals(home, timeout=timeout)
@@ -331,7 +380,9 @@ def learn(home: Path | None = None, *, config: LearnConfig | None = None, dry_ru
             with kb_errors(path):
                 if applied:  # a new file: give it its cards as well
                     sync_seeds(con)
-                plan = plan_learning(read_traces(con), cards, read_learned(con), config, now)
+                plan = plan_learning(read_traces(con), cards, read_learned(con), config, now,
+                                     CodeVectors(home, model=config.embeddings),
+                                     _writer(llm))
                 if plan.writes:
                     plan.report.run_id = reinsert.write(con, plan.writes, plan.report.to_dict(),
                                                         on_step=on_step)

@@ -21,6 +21,8 @@ def learn_text(report: LearnReport, verbose: bool = False) -> str:
             lines.append(f"    {d.pattern}  ->  {d.template}")
         else:
             lines.append(f"    {d.key}")
+        if d.shapes > 1:
+            lines.append(f"    {d.shapes} edit shapes joined by code similarity")
         if d.reason:
             lines.append(f"    {d.reason}")
     hidden = len(report.decisions) - len(shown)

@@ -4,7 +4,8 @@
 - Acceptance: the Wilson lower bound of the share of positive evidence is above a threshold,
   so three agreeing traces can pass while ten split half and half cannot.
 - Not a duplicate: an existing card with the same pattern, or one that already flags every
-  example at the edit, or a near-identical learned card, gets the evidence instead.
+  example at the edit, or one whose pattern and rewrite embed near-identically (all-MiniLM-L6-v2
+  over the canonical signature, `vectors.py`), gets the evidence instead.
 - Guardrails: the curated security and leakage cards are run over the candidate's *after* code
   (each example, and the rewrite alone); a candidate whose rewrite makes one of them fire where
   it did not fire on the before is rejected. The guardrails are the cards' own knowledge — a new
@@ -13,8 +14,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import itertools
 import math
 import re
 from collections import Counter
@@ -27,11 +26,12 @@ from spark_lsp.analysis.cards import Card
 from spark_lsp.analysis.context import FileContext
 from spark_lsp.analysis.engine import AnalysisOptions, Analyzer
 from spark_lsp.learning.edits import EditSite
+from spark_lsp.learning.vectors import CodeVectors, hashed_vector
 
 GUARDRAIL_CATEGORIES = frozenset({"security"})
 GUARDRAIL_TAGS = frozenset({"security", "leakage"})
 _HEAD = re.compile(r"(?<![\w.])([A-Za-z_]\w*)\s*\.")
-_VECTOR_DIM = 512
+NEAR_IDENTICAL = 0.95  # cosine of two cards' signatures above which they are one practice
 
 
 def wilson_lower_bound(positive: float, total: float, z: float = 1.645) -> float:
@@ -129,20 +129,15 @@ class Guardrail:
 # -- duplicates --------------------------------------------------------------------------------
 
 def code_vector(text: str) -> np.ndarray:
-    """A hashed bag of token unigrams and bigrams, L2-normalized: a cheap code embedding for
-    telling near-identical patterns apart from merely related ones."""
-    tokens = re.findall(r"\$+[A-Z]\w*|[A-Za-z_]\w*|\S", text)
-    tokens = ["$" if t.startswith("$") else t for t in tokens]
-    vec = np.zeros(_VECTOR_DIM, dtype=np.float32)
-    for gram in tokens + [a + " " + b for a, b in itertools.pairwise(tokens)]:
-        h = int.from_bytes(hashlib.blake2b(gram.encode(), digest_size=4).digest(), "little")
-        vec[h % _VECTOR_DIM] += 1.0
-    norm = float(np.linalg.norm(vec))
-    return vec / norm if norm else vec
+    """The hashed token vector (the fallback when the embedding model is not installed)."""
+    return hashed_vector(text)
 
 
-def similarity(a: str, b: str) -> float:
-    return float(code_vector(a) @ code_vector(b))
+def similarity(a: str, b: str, vectors: CodeVectors | None = None) -> float:
+    """Cosine of two code texts: the model's embeddings when `vectors` has it, else hashed."""
+    if vectors is None:
+        return float(code_vector(a) @ code_vector(b))
+    return vectors.similarity(a, b)
 
 
 def _canonical(pattern: str) -> str:
@@ -154,15 +149,21 @@ def _canonical(pattern: str) -> str:
     return re.sub(r"(\$+)([A-Z_][A-Z0-9_]*)", rename, "".join(pattern.split()))
 
 
-def card_signature(card: Card) -> str:
-    """Patterns and rewrite of a card, metavariables canonical: equal for the same rule."""
+def card_parts(card: Card) -> tuple[list[str], str]:
+    """A card's patterns (sorted) and rewrite, metavariables canonical."""
     parts = []
     for rule in card.rules:
         cfg = (rule.config or {}).get("rule", {})
         pats = [cfg.get("pattern")] if isinstance(cfg.get("pattern"), str) else [
             alt.get("pattern") for alt in cfg.get("any", []) if isinstance(alt, dict)]
         parts += [_canonical(p) for p in pats if isinstance(p, str)]
-    return " | ".join(sorted(parts)) + " => " + _canonical(card.fix.template or "")
+    return sorted(parts), _canonical(card.fix.template or "")
+
+
+def card_signature(card: Card) -> str:
+    """Patterns and rewrite of a card, metavariables canonical: equal for the same rule."""
+    patterns, template = card_parts(card)
+    return " | ".join(patterns) + " => " + template
 
 
 def _rewrites(card: Card) -> bool:
@@ -183,10 +184,28 @@ class Duplicate:
     why: str
 
 
+def embedding_similarity(a: Card, b: Card, vectors: CodeVectors) -> float:
+    """How alike two cards' rules are: the lower of the cosine of their closest patterns and
+    the cosine of their rewrites (each embedded on its own: the text of `A => B` and of its
+    reverse `B => A` embed almost alike, a pattern and a rewrite compared apart do not)."""
+    (pa, ta), (pb, tb) = card_parts(a), card_parts(b)
+    if not pa or not pb or not ta or not tb:
+        return 0.0
+    rows = vectors.vectors(pa + pb + [ta, tb])
+    patterns = rows[:len(pa)] @ rows[len(pa):len(pa) + len(pb)].T
+    return float(min(patterns.max(), rows[-2] @ rows[-1]))
+
+
+def _same_library(a: Card, b: Card) -> bool:
+    return not a.libraries or not b.libraries or bool(set(a.libraries) & set(b.libraries))
+
+
 def find_duplicate(candidate: Card, sites: list[EditSite], existing: list[Card],
-                   analyzer: Analyzer | None = None, near: float = 0.95) -> Duplicate | None:
+                   analyzer: Analyzer | None = None, near: float = NEAR_IDENTICAL,
+                   vectors: CodeVectors | None = None) -> Duplicate | None:
     """An existing card the candidate repeats: same pattern and rewrite; or it already flags
-    every example's before at the edit; or (learned cards) a near-identical pattern."""
+    every example's before at the edit; or its pattern and rewrite embed near-identically
+    (`vectors`; hashed token vectors when None)."""
     signature = card_signature(candidate)
     for card in existing:
         if card.code != candidate.code and card.fix.template and card_signature(card) == signature:
@@ -210,11 +229,17 @@ def find_duplicate(candidate: Card, sites: list[EditSite], existing: list[Card],
             if all(_reproduces(card, site) for site in sites):
                 return Duplicate(code, "it already flags every example and rewrites it the same way")
             # the same code rewritten another way: a competing rewrite, kept; trust will rank them
-    text = " ".join(signature.split(" | "))
-    for card in existing:
-        if card.code == candidate.code or card.status == "retired" or "learned" not in card.tags:
-            continue
-        score = similarity(text, " ".join(card_signature(card).split(" | ")))
-        if score >= near:
-            return Duplicate(card.code, f"near-identical learned card (similarity {score:.2f})")
+    others = [card for card in existing
+              if card.code != candidate.code and card.status != "retired" and card.fix.template
+              and _same_library(card, candidate) and card_parts(card)[0]]
+    if not others:
+        return None
+    vectors = vectors or CodeVectors(model=False)
+    scores = [embedding_similarity(candidate, card, vectors) for card in others]
+    best = int(np.argmax(scores))
+    if scores[best] >= near:
+        card = others[best]
+        kind = "learned" if "learned" in card.tags else "curated"
+        return Duplicate(card.code, f"near-identical {kind} card: pattern and rewrite embed at "
+                                    f"similarity {scores[best]:.2f} ({vectors.name})")
     return None

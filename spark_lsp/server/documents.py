@@ -25,7 +25,8 @@ from spark_lsp.server.convert import (
     sanitize,
     to_diagnostic,
 )
-from spark_lsp.server.outcomes import OutcomeTracker
+from spark_lsp.server.organic import OrganicTracker
+from spark_lsp.server.outcomes import OutcomeTracker, changed_region
 from spark_lsp.server.snippets import finding_lines, fixed_lines
 
 if TYPE_CHECKING:
@@ -51,6 +52,7 @@ class Analysis:
 class DocumentState:
     uri: str
     outcomes: OutcomeTracker
+    organic: OrganicTracker | None = None  # library calls rewritten where no card spoke
     latest: Analysis | None = None
     task: asyncio.Task[None] | None = None
     told_too_large: bool = False
@@ -93,12 +95,13 @@ class DocumentStore:
     def __init__(self) -> None:
         self._states: dict[str, DocumentState] = {}
 
-    def open(self, uri: str, outcomes: OutcomeTracker) -> DocumentState:
+    def open(self, uri: str, outcomes: OutcomeTracker,
+             organic: OrganicTracker | None = None) -> DocumentState:
         old = self._states.get(uri)
         if old is not None:
             # reopened without a close: keep what the session knows about its suggestions
             return old
-        state = self._states[uri] = DocumentState(uri, outcomes)
+        state = self._states[uri] = DocumentState(uri, outcomes, organic)
         return state
 
     def get(self, uri: str) -> DocumentState | None:
@@ -198,6 +201,14 @@ async def refresh(ls: SparkServer, uri: str, delay: float, settle: bool = False)
     traces = state.outcomes.observe(previous.text if previous else None,
                                     previous.findings if previous else [],
                                     analysis.text, analysis.findings)
+    if state.organic is not None:
+        finished = []
+        if previous is not None and previous.text != analysis.text:
+            finished += state.organic.observe(previous.text, previous.findings, analysis.text,
+                                              changed_region(previous.lines, analysis.lines))
+        if settle:
+            finished += state.organic.settle(analysis.text)
+        ls.record_rewrites(state.organic, finished)
     if settle:
         traces += state.outcomes.settle(analysis.text, analysis.findings)
     ls.record(traces)
