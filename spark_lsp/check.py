@@ -93,33 +93,63 @@ def check_paths(paths: list[Path], settings: Settings, fix: bool = False,
 
 def _fix_file(path: Path, text: str, findings: list[Finding], analyzer: Analyzer,
               unsafe: bool) -> tuple[list[Finding], int, list[str]]:
-    """Apply fixes (safe, and unsafe when asked) in rounds; a round that breaks parsing is dropped."""
-    messages: list[str] = []
-    applied = 0
-    original = text
+    """Apply fixes (safe, and unsafe when asked) and write the file when it changed."""
+    fixed = fix_text(text, analyzer, unsafe, filename=str(path), findings=findings)
+    if fixed.text != text:
+        path.write_text(fixed.text, encoding="utf-8")
+    messages = [f"{path}:{f.span.start.line + 1}: {f.code} fix dropped: "
+                "it would leave the file unparsable" for f in fixed.dropped]
+    return fixed.findings, len(fixed.applied), messages
+
+
+@dataclass
+class FixedText:
+    text: str
+    applied: list[Finding]  # the findings whose fixes were applied, round by round
+    dropped: list[Finding]  # fixes left out because they would break parsing
+    findings: list[Finding]  # what is left after the last round
+
+
+def fix_text(text: str, analyzer: Analyzer, unsafe: bool = False, filename: str = "",
+             findings: list[Finding] | None = None, first_line: int = 0) -> FixedText:
+    """`spark check --fix` on a text: fixes (safe, and unsafe when asked) in rounds; a round that
+    breaks parsing is retried fix by fix. Only findings from `first_line` (0-based) on are fixed,
+    so a caller can put context (a problem's setup code) above the code to fix; lines that fixes
+    insert above it (imports) move it down."""
+    applied: list[Finding] = []
+    dropped: list[Finding] = []
+    if findings is None:
+        findings = analyzer.analyze(text, filename)
     for _ in range(5):
         fixable = [f for f in findings if f.fix is not None and f.fix.automatic
-                   and (f.fix.applicability == "safe" or unsafe)]
+                   and (f.fix.applicability == "safe" or unsafe)
+                   and f.span.start.line >= first_line]
         if not fixable:
             break
         new_text = apply_edits(text, [e for f in fixable for e in f.fix.edits])  # type: ignore[union-attr]
+        kept = list(fixable)
         if parses(text) and not parses(new_text):
             # Try the fixes one by one, keeping those that keep the file parsing.
-            new_text, kept = text, 0
+            new_text, kept = text, []
             for f in fixable:
                 candidate = apply_edits(new_text, list(f.fix.edits))  # type: ignore[union-attr]
                 if parses(candidate):
-                    new_text, kept = candidate, kept + 1
+                    new_text = candidate
+                    kept.append(f)
                 else:
-                    messages.append(f"{path}:{f.span.start.line + 1}: {f.code} fix dropped: "
-                                    "it would leave the file unparsable")
-            if kept == 0:
+                    dropped.append(f)
+            if not kept:
                 break
         if new_text == text:
             break
-        applied += sum(1 for _ in fixable)
+        first_line += _lines_inserted_above(kept, first_line)
+        applied += kept
         text = new_text
-        findings = analyzer.analyze(text, str(path))
-    if text != original:
-        path.write_text(text, encoding="utf-8")
-    return findings, applied, messages
+        findings = analyzer.analyze(text, filename)
+    return FixedText(text, applied, dropped, findings)
+
+
+def _lines_inserted_above(fixed: list[Finding], line: int) -> int:
+    """How far edits above `line` (import insertions) push it down."""
+    edits = {e for f in fixed for e in f.fix.edits if e.span.end.line < line}  # type: ignore[union-attr]
+    return sum(e.content.count("\n") - (e.span.end.line - e.span.start.line) for e in edits)

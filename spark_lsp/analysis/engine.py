@@ -274,11 +274,11 @@ class Analyzer:
     def _pattern_holds(self, ctx: FileContext, rule: Rule, node: SgNode, offset: int) -> bool:
         """The match's metavariables have the types and qualified names the rule asks for."""
         for var, wanted in rule.types.items():
-            sub = node.get_match(var)
+            sub = _capture(node, var)
             if sub is None or not any(type_matches(ctx.type_of(sub, offset), w) for w in wanted):
                 return False
         for var, unwanted in rule.not_types.items():
-            sub = node.get_match(var)
+            sub = _capture(node, var)
             if sub is not None and any(type_matches(ctx.type_of(sub, offset), w) for w in unwanted):
                 return False
         for var, globs in rule.qualname.items():
@@ -322,6 +322,19 @@ class Analyzer:
         return Finding(code=f.code, title=f.title, message=f.message, severity=f.severity,
                        span=f.span, matched=f.matched, fingerprint=fingerprint, url=f.url,
                        fix=f.fix, rule_id=f.rule_id, metavars=dict(f.metavars))
+
+def _capture(node: SgNode, var: str) -> SgNode | None:
+    """The metavariable's node within the match. A relational rule that names it again
+    (`inside: {has: {pattern: $DF = $X}}`) re-captures it at that other place — e.g. the
+    assignment target, where the name is not yet bound — so its type is asked at the match."""
+    sub = node.get_match(var)
+    if sub is None:
+        return None
+    r, s = node.range(), sub.range()
+    if r.start.index <= s.start.index and s.end.index <= r.end.index:
+        return sub
+    return node.find(pattern=sub.text()) or sub
+
 
 def _digest(text: str) -> bytes:
     return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()

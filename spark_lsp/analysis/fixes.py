@@ -118,10 +118,11 @@ def line_starts(text: str) -> list[int]:
 
 
 def apply_edits(text: str, edits: list[Edit]) -> str:
-    """Apply non-overlapping edits (later ones first); overlapping edits are skipped."""
+    """Apply non-overlapping edits (later ones first); overlapping edits are skipped, and so
+    are repeats (two findings whose fixes need the same import insert it once)."""
     starts = line_starts(text)
     spans = sorted(((offset_of(text, starts, e.span.start), offset_of(text, starts, e.span.end), e)
-                    for e in edits), key=lambda t: (t[0], t[1]))
+                    for e in dict.fromkeys(edits)), key=lambda t: (t[0], t[1]))
     chosen, last_end = [], -1
     for start, end, edit in spans:
         if start < last_end:
