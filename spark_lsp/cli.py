@@ -341,8 +341,14 @@ def kb_build(python: str | None, libraries: str | None, rebuild: bool, timeout: 
     from spark_lsp.kb.docs_build import build_docs
     from spark_lsp.kb.docs_display import build_text
 
-    report = build_docs(python=python, libraries=libraries, rebuild=rebuild, timeout=timeout,
-                        progress=progress, say=lambda message: click.echo(message, err=True))
+    try:
+        report = build_docs(python=python, libraries=libraries, rebuild=rebuild,
+                            timeout=timeout, progress=progress,
+                            say=lambda message: click.echo(message, err=True))
+    except KeyboardInterrupt:  # Ctrl-C or `kill`: the build cleaned up after itself
+        click.echo("interrupted: nothing was changed, the previous knowledge base keeps "
+                   "serving", err=True)
+        sys.exit(130)
     for r in report.libraries:
         if r.message:
             click.echo(f"warning: {r.message}", err=True)
@@ -449,6 +455,47 @@ def ask(target: str, fmt: str) -> None:
         click.echo(render_markdown(rec), nl=False)
     else:
         click.echo(render_text(rec), nl=False)
+
+
+@cli.command("explain-error")
+@click.argument("source", required=False, default="-", metavar="[FILE]")
+@click.option("--code", "code_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="The file that raised it: locates the failing line and offers its fix.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text",
+              show_default=True)
+def explain_error(source: str, code_path: Path | None, fmt: str) -> None:
+    """Explain a Python traceback or warning from FILE (stdin when absent or `-`).
+    Exit 0: explained, 1: nothing specific found, 2: bad input."""
+    from spark_lsp.agent import AgentInputError, default_agent
+    from spark_lsp.agent.explain_error import explanation_markdown, explanation_text
+    from spark_lsp.analysis.tracebacks import read_tail
+
+    try:
+        if source == "-":
+            data, cut = read_tail(click.get_binary_stream("stdin"))
+        else:
+            with open(source, "rb") as stream:
+                data, cut = read_tail(stream)
+        code = code_path.read_bytes().decode("utf-8", errors="replace") if code_path else ""
+    except OSError as exc:
+        click.echo(f"error: cannot read {exc.filename or source}: {exc.strerror or exc}", err=True)
+        sys.exit(2)
+    if "\ufffd" in code:
+        click.echo(f"warning: {code_path} is not valid UTF-8; undecodable bytes were replaced",
+                   err=True)
+    try:
+        explanation = default_agent(code_path.parent if code_path else Path.cwd()).explain_error(
+            data, code, str(code_path or ""), cut=cut)
+    except AgentInputError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    if fmt == "json":
+        click.echo(json.dumps(explanation.to_dict(), indent=2, ensure_ascii=False, default=str))
+    elif fmt == "markdown":
+        click.echo(explanation_markdown(explanation), nl=False)
+    else:
+        click.echo(explanation_text(explanation), nl=False)
+    sys.exit(0 if explanation.explained else 1)
 
 
 @cli.command("mcp")
@@ -567,10 +614,13 @@ def memory_export(path: Path, cards_dirs: tuple[Path, ...], learned: bool, outco
 def memory_verify(path: Path, contribution: bool) -> None:
     """Check a memory file: limits, structure, signature by a trusted admin key, every card,
     and a time limit per rule. Exit 0 when it can be used, 2 (with the reason) when not."""
+    from spark_lsp.config import spark_home
+    from spark_lsp.memory import rollback
     from spark_lsp.memory.verify import verify_file
 
     _, trusted = _team()
     verified = verify_file(path, trusted, allow_contribution=contribution)
+    rollback.check(spark_home(), verified.file)  # older than the version accepted here
     click.echo(f"OK {verified.summary()}")
 
 
@@ -723,10 +773,14 @@ def learn_command(dry_run: bool, fmt: str, verbose: bool, wait: float) -> None:
     duplicate card, and no security or leakage card firing on its rewrite. Candidates wait for
     `spark cards review`. Expires learned cards nobody confirms. One transaction.
     """
+    from spark_lsp.agent.llm import LLMConfig
+    from spark_lsp.config import load_settings
     from spark_lsp.learning import LearnConfig, learn
     from spark_lsp.learning.display import learn_text
 
-    report = learn(config=LearnConfig.load(workspace=Path.cwd()), dry_run=dry_run, timeout=wait)
+    llm = LLMConfig.from_settings(load_settings(Path.cwd()).llm)  # [tool.spark.llm]
+    report = learn(config=LearnConfig.load(workspace=Path.cwd()), dry_run=dry_run, timeout=wait,
+                   llm=llm)
     for note in report.notes:
         click.echo(f"warning: {note}", err=True)
     if fmt == "json":

@@ -1,8 +1,9 @@
 """`spark mcp`: Spark's capabilities for coding agents, over MCP (stdio).
 
 Tools mirror the editor and CLI through the same agent functions: review_code, get_recommendation,
-search_docs, record_outcome, share_insight. Bad input (wrong types, code over the size limit,
-unknown ids) becomes a tool error with a readable message; the server keeps running.
+search_docs, record_outcome, share_insight, explain_error. Bad input (wrong types, code or a
+traceback over the size limit, unknown ids, text that is not a Python traceback) becomes a tool
+error with a readable message; the server keeps running.
 """
 
 from __future__ import annotations
@@ -21,8 +22,8 @@ MAX_RESULTS = 20
 INSTRUCTIONS = (
     "Spark knows data-science practices (pandas, NumPy, Dask, scikit-learn, matplotlib, PyTorch, "
     "Keras) and the documentation of the library versions installed here. Call review_code on "
-    "code you wrote, get_recommendation for a task, and record_outcome with the recommendation "
-    "id once you know whether the advice helped.")
+    "code you wrote, get_recommendation for a task, explain_error on a traceback or warning, "
+    "and record_outcome with the recommendation id once you know whether the advice helped.")
 
 
 def _agent() -> Any:
@@ -106,6 +107,19 @@ def create_mcp_server() -> MCPServer:
             return share(_agent().home, title, advice, example, libraries)
         except ValueError as exc:
             raise ToolError(str(exc)) from None
+
+    @server.tool()
+    def explain_error(traceback: str, code: str | None = None) -> dict[str, Any]:
+        """Explain a Python traceback or warning output: the exception, the failing line in
+        your code, the likely cause, the fix (with `code`, the fix on the failing line), the
+        library-version context and the sources (cards, docs, past traces)."""
+        from spark_lsp.agent import AgentInputError
+
+        try:
+            explanation = _agent().explain_error(traceback, code)
+        except AgentInputError as exc:
+            raise ToolError(str(exc)) from None
+        return explanation.to_dict()  # type: ignore[no-any-return]
 
     return server
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from spark_lsp.analysis.cards import Card
+from spark_lsp.analysis.cards import Card, ErrorPattern
 
 _APPLICABILITY = {
     "safe": "safe: behaviour is kept (`spark check --fix`)",
@@ -20,6 +20,21 @@ def _source(src: dict[str, str]) -> str:
     if lib and src.get("object"):
         text = f"{text} ({lib})"
     return f"[{text}]({src['url']})" if src.get("url") else text
+
+
+def _error(pattern: ErrorPattern) -> str:
+    regex = pattern.regex.replace("|", "\\|").replace("`", "'")
+    parts = [f"`{regex}`"]
+    if pattern.in_code:
+        parts.append("when the code matches `" + pattern.in_code.replace("`", "'") + "`")
+    if pattern.with_finding:
+        parts.append("when the card's rule fires in the code")
+    parts += [f"{lib} {spec}" for lib, spec in pattern.versions.items()]
+    if pattern.note:
+        parts.append(pattern.note)
+    if pattern.cause:
+        parts.append(f"cause: {pattern.cause}")
+    return " — ".join(parts)
 
 
 def rules_markdown(cards: list[Card]) -> str:
@@ -42,6 +57,9 @@ def rules_markdown(cards: list[Card]) -> str:
                 f"{_APPLICABILITY.get(c.fix.applicability, c.fix.applicability)}.", ""]
         if c.fix.example:
             out += ["```python", c.fix.example.rstrip(), "```", ""]
+        if c.errors:
+            out += ["### Errors and warnings it explains", ""]
+            out += [f"- {_error(p)}" for p in c.errors] + [""]
         out += ["### Sources", ""] + [f"- {_source(s)}" for s in c.sources]
     return "\n".join(out) + "\n"
 

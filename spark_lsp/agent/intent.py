@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import keyword
 import re
+import sys
 import tokenize
 from collections import Counter
 from dataclasses import asdict, dataclass, field
@@ -183,8 +184,7 @@ def _library_versions(ctx: FileContext, versions: dict[str, str]) -> dict[str, s
     libs: dict[str, str | None] = {}
     for qual in ctx.facts.imports.values():
         top = qual.split(".")[0]
-        if top in ("__future__", "typing", "os", "sys", "re", "json", "math", "collections",
-                   "itertools", "functools", "pathlib", "dataclasses", "random", "time"):
+        if top in sys.stdlib_module_names:  # always there: no version to check, no docs
             continue
         lib = _LIB_ALIASES.get(top, top)
         libs.setdefault(lib, versions.get(lib))

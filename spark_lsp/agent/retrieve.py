@@ -111,7 +111,8 @@ def rank_cards(intent: Intent, cards: list[Card], findings: list[Finding],
     members = {c.rsplit(".", 1)[-1].lower() for c in intent.calls}
     libs = set(intent.libraries)
     for card in cards:
-        if card.code in hits or not card.applies_to(versions):
+        # a card without rules explains an error message, not code: `explain_error` finds it
+        if card.code in hits or not card.rules or not card.applies_to(versions):
             continue
         card_libs = set(card.libraries) - {"python"}
         if card_libs and not card_libs & libs:

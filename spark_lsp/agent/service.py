@@ -14,7 +14,7 @@ import threading
 import time
 from collections import OrderedDict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from spark_lsp.agent.intent import Intent, infer_intent
 from spark_lsp.agent.llm import LLMConfig, improve
@@ -31,6 +31,9 @@ from spark_lsp.agent.synthesize import synthesize
 from spark_lsp.analysis import Analyzer, Card, Finding, installed_versions
 from spark_lsp.analysis.context import FileContext
 from spark_lsp.config import Settings, spark_home
+
+if TYPE_CHECKING:
+    from spark_lsp.agent.explain_error import ErrorExplanation
 
 log = logging.getLogger(__name__)
 
@@ -124,6 +127,50 @@ class Agent:
                                     finding=f, findings=findings)
             out.append({"finding": f.to_dict(), "recommendation": rec.to_dict()})
         return out
+
+    def explain_error(self, traceback: str | bytes, code: str | None = None, path: str = "",
+                      *, cut: bool = False) -> ErrorExplanation:
+        """Explain a traceback or warning text, with the code that raised it when given.
+        `cut`: the text is the tail of a longer input (its first line may be partial)."""
+        from spark_lsp.agent.explain_error import MAX_TRACEBACK_CHARS, explain_text
+        from spark_lsp.analysis.tracebacks import NotATraceback
+
+        if not isinstance(traceback, (str, bytes)):
+            raise AgentInputError(f"the traceback must be a string, got {type(traceback).__name__}")
+        if len(traceback) > MAX_TRACEBACK_CHARS:
+            raise AgentInputError(f"the traceback is {len(traceback):,} characters; the limit is "
+                                  f"{MAX_TRACEBACK_CHARS:,}. Send the end of the log.")
+        code = code or ""
+        check_code(code)
+        try:
+            explanation = explain_text(self, traceback, code, path, cut=cut)
+        except NotATraceback as exc:
+            raise AgentInputError(str(exc)) from None
+        window = explanation.location.source or code[-2000:]
+        with self._lock:
+            for rec in explanation.recommendations:
+                self._windows[rec.id] = window
+            while len(self._windows) > CACHE_SIZE:
+                self._windows.popitem(last=False)
+        return explanation
+
+    def explain_diagnostic(self, message: str, source: str, line: int,
+                           text: str) -> Recommendation | None:
+        """Spark's recommendation for another tool's diagnostic on 0-based `line` of `text`,
+        or None when it has nothing specific (see `explain_error.explain_diagnostic`)."""
+        from spark_lsp.agent.explain_error import explain_diagnostic
+
+        check_code(text)
+        return explain_diagnostic(self, message, source, line, text)
+
+    def explain_diagnostic_fully(self, message: str, source: str, line: int,
+                                 text: str) -> ErrorExplanation | None:
+        """`explain_diagnostic` with the whole `ErrorExplanation` (its `finding` carries the
+        card's fix on that line), for an editor that offers the fix on the other tool's range."""
+        from spark_lsp.agent.explain_error import explain_diagnostic_fully
+
+        check_code(text)
+        return explain_diagnostic_fully(self, message, source, line, text)
 
     def window_of(self, recommendation_id: str) -> str | None:
         with self._lock:

@@ -12,6 +12,7 @@ from typing import Any
 
 import yaml
 from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError, best_match
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
@@ -58,6 +59,60 @@ class Example:
     good: str
     fixed: str | None = None
     run: bool = True
+    error: str | None = None  # the `Type: message` line running `bad` prints
+
+
+MAX_ERROR_TEXT = 2000  # characters of `Type: message` a card's error regex is run on
+MAX_CODE_TEXT = 50_000  # characters of the user's code an `in_code` regex is run on
+
+
+@dataclass(frozen=True)
+class ErrorPattern:
+    """A message a card explains: a regex searched in `ExceptionType: message`.
+
+    Seed cards are ours; a card from a memory file had each regex run on backtracking samples
+    under a time limit in a child process (`memory.rulecheck`) before it got here, and the text
+    searched is capped at MAX_ERROR_TEXT characters.
+    """
+
+    regex: str
+    versions: dict[str, str] = field(default_factory=dict)  # library -> range that emits it
+    note: str = ""  # the change behind the message: "removed in pandas 2.0"
+    examples: tuple[str, ...] = ()
+    cause: str = ""  # what the message stands for: removed-api, missing-key, … (docs/errors.md)
+    in_code: str = ""  # a regex the user's code must contain for the message to count
+    with_finding: bool = False  # … or one of the card's rules must fire in the code
+
+    @property
+    def needs_code(self) -> bool:
+        return bool(self.in_code) or self.with_finding
+
+    def search(self, text: str) -> re.Match[str] | None:
+        return _compiled(self.regex).search(text[:MAX_ERROR_TEXT])
+
+    def found_in(self, code: str) -> bool:
+        return bool(self.in_code) and _compiled(self.in_code).search(code[:MAX_CODE_TEXT]) \
+            is not None
+
+    def emitted_by(self, versions: dict[str, str]) -> bool | None:
+        """Whether the installed versions emit this message; None when unknown."""
+        verdict: bool | None = None
+        for lib, spec in self.versions.items():
+            installed = versions.get(lib)
+            if not installed:
+                continue
+            try:
+                if Version(installed) not in SpecifierSet(spec):
+                    return False
+            except (InvalidSpecifier, InvalidVersion):
+                continue
+            verdict = True
+        return verdict
+
+
+@lru_cache(maxsize=1024)
+def _compiled(regex: str) -> re.Pattern[str]:
+    return re.compile(regex)
 
 
 @dataclass(frozen=True)
@@ -76,7 +131,7 @@ class Card:
     status: str = "curated"
     tags: tuple[str, ...] = ()
     clean: tuple[str, ...] = ()
-    errors: tuple[str, ...] = ()
+    errors: tuple[ErrorPattern, ...] = ()
     provenance: dict[str, Any] = field(default_factory=dict)
     path: str = ""
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
@@ -127,6 +182,33 @@ def _fix(data: dict[str, Any] | None) -> FixSpec | None:
     )
 
 
+def _error_pattern(data: str | dict[str, Any]) -> ErrorPattern:
+    if isinstance(data, str):
+        return ErrorPattern(data)
+    return ErrorPattern(data["regex"], dict(data.get("versions") or {}), data.get("note", ""),
+                        tuple(data.get("examples", ())), data.get("cause", ""),
+                        data.get("in_code", ""), bool(data.get("with_finding", False)))
+
+
+def _check_errors(patterns: tuple[ErrorPattern, ...], path: str) -> list[CardProblem]:
+    problems = []
+    for i, p in enumerate(patterns):
+        try:
+            _compiled(p.regex)
+            if p.in_code:
+                _compiled(p.in_code)
+        except re.error as exc:
+            problems.append(CardProblem(path, f"errors/{i}", f"bad regular expression: {exc}"))
+            continue
+        for lib, spec in p.versions.items():
+            try:
+                SpecifierSet(spec)
+            except InvalidSpecifier:
+                problems.append(CardProblem(path, f"errors/{i}/versions/{lib}",
+                                            f"bad version range {spec!r}"))
+    return problems
+
+
 def _rule(code: str, i: int, data: dict[str, Any]) -> Rule:
     config = None
     if "pattern" in data or "rule" in data:
@@ -171,17 +253,31 @@ def apply_transforms(transform: dict[str, Any], values: dict[str, str]) -> None:
             values[name] = source[r.get("startChar"):r.get("endChar")]
 
 
+def _problem_message(err: ValidationError) -> str:
+    """"Not valid under any of the given schemas" says little: name what is wrong in the
+    branch of the right type (a string that is too long, not "is not of type 'object'")."""
+    if not err.context:
+        return err.message
+    relevant = [e for e in err.context if e.validator != "type"]
+    return best_match(relevant or err.context).message  # type: ignore[union-attr]
+
+
 def card_from_dict(data: Any, path: str = "<memory>") -> tuple[Card | None, list[CardProblem]]:
     """Validate one card's data; return the card or the problems (file + field + message)."""
     problems = [
-        CardProblem(path, "/".join(str(p) for p in err.absolute_path) or "(card)", err.message)
+        CardProblem(path, "/".join(str(p) for p in err.absolute_path) or "(card)",
+                    _problem_message(err))
         for err in sorted(_validator().iter_errors(data), key=lambda e: list(map(str, e.path)))
     ]
     if problems:
         return None, problems
     code = data["code"]
     rules = tuple(_rule(code, i, r) for i, r in enumerate(data["rules"]))
-    problems += _check_rules(rules, path)
+    errors = tuple(_error_pattern(e) for e in data.get("errors", ()))
+    if not rules and not errors:
+        problems.append(CardProblem(path, "rules", "a card needs at least one rule, or the "
+                                                   "`errors` it explains"))
+    problems += _check_rules(rules, path) + _check_errors(errors, path)
     for lib, spec in data["libraries"].items():
         try:
             SpecifierSet(spec)
@@ -196,8 +292,8 @@ def card_from_dict(data: Any, path: str = "<memory>") -> tuple[Card | None, list
         rules=rules,
         why=data["why"].strip(),
         fix=_fix(data["fix"]),  # type: ignore[arg-type]
-        examples=tuple(Example(e["bad"], e["good"], e.get("fixed"), e.get("run", True))
-                       for e in data["examples"]),
+        examples=tuple(Example(e["bad"], e["good"], e.get("fixed"), e.get("run", True),
+                               e.get("error")) for e in data["examples"]),
         sources=tuple(data["sources"]),
         message=data.get("message", data["title"]),
         severity=data.get("severity", "warning"),
@@ -205,7 +301,7 @@ def card_from_dict(data: Any, path: str = "<memory>") -> tuple[Card | None, list
         status=data.get("status", "curated"),
         tags=tuple(data.get("tags", ())),
         clean=tuple(data.get("clean", ())),
-        errors=tuple(data.get("errors", ())),
+        errors=errors,
         provenance=dict(data.get("provenance", {})),
         path=path,
         raw=data,

@@ -17,6 +17,11 @@ What a client sees:
   SPKnnn in this workspace".
 - Commands: `spark.recordOutcome` `{outcome: accepted|rejected, code, fingerprint, uri, line,
   before, after}` -> `{recorded: bool}`; `spark.disableCode` `{code}` -> `{disabled: [codes]}`.
+- Other tools' diagnostics: the notification `spark/otherDiagnostics` `{uri, version?,
+  diagnostics: [{range, message, source, code?, severity?}]}` replaces a document's set; Spark
+  answers on their ranges with a hover section and "Spark: how to fix this" (a quickfix with the
+  card's edit, or `quickfix.spark.explain` running `spark.explainDiagnostic` `{uri,
+  diagnostic}`). See docs/editors.md.
 - Settings: initializationOptions, then the `spark` section of workspace/configuration (pulled
   again on didChangeConfiguration): enabledCodes/select, disabledCodes/ignore, severity, trace,
   debounceMs, cards, versions, memoryPath; under them `[tool.spark]` of the workspace's

@@ -20,13 +20,15 @@ from pygls.lsp.server import LanguageServer
 from pygls.uris import to_fs_path
 
 from spark_lsp import __version__
+from spark_lsp.agent import AgentInputError
 from spark_lsp.analysis import Analyzer, Card, installed_versions
 from spark_lsp.check import make_analyzer
 from spark_lsp.config import Settings, spark_home
+from spark_lsp.kb.storage import use_store
 from spark_lsp.kb.traces import Trace
-from spark_lsp.memory.privacy import warm_up_in_background
 from spark_lsp.learning.suppress import workspace_id
 from spark_lsp.learning.team import TeamState, load_team_state, team_analyzer
+from spark_lsp.memory.privacy import warm_up_in_background
 from spark_lsp.server import actions
 from spark_lsp.server.ask import (
     ASK_KIND,
@@ -40,10 +42,26 @@ from spark_lsp.server.ask import (
     wants_ask,
     write_answer,
 )
+from spark_lsp.server.convert import char_column
+from spark_lsp.server.docs_hover import describe_at_async, doc_hover_text
 from spark_lsp.server.documents import DocumentStore, refresh
 from spark_lsp.server.errors import guarded
+from spark_lsp.server.explain import EXPLAIN_ERROR, explain_argument, fix_edits, write_explanation
 from spark_lsp.server.hover import hover_text
 from spark_lsp.server.memory_watch import MemoryFeature
+from spark_lsp.server.organic import OrganicTracker, Rewrite
+from spark_lsp.server.other_answers import (
+    EXPLAIN_DIAGNOSTIC,
+    actions_for,
+    automatic_fix,
+    explain_diagnostic_argument,
+    hover_for,
+)
+from spark_lsp.server.other_diagnostics import (
+    OTHER_DIAGNOSTICS,
+    OtherDiagnosticsFeature,
+    SparkProtocol,
+)
 from spark_lsp.server.outcomes import OutcomeTracker, TraceSink
 from spark_lsp.server.settings import (
     SECTION,
@@ -51,17 +69,19 @@ from spark_lsp.server.settings import (
     client_name,
     resolve_settings,
 )
+from spark_lsp.server.stdio import ChunkedStdio
 from spark_lsp.server.workspace import LspWorkspace
 
 log = logging.getLogger(__name__)
 
 
-class SparkServer(LanguageServer):
+class SparkServer(ChunkedStdio, LanguageServer):
     """pygls server plus Spark's session: settings, analyzer, documents, trace journal."""
 
     def __init__(self) -> None:
         super().__init__("spark", __version__,
-                         text_document_sync_kind=types.TextDocumentSyncKind.Incremental)
+                         text_document_sync_kind=types.TextDocumentSyncKind.Incremental,
+                         protocol_cls=SparkProtocol)
         self.settings = Settings()
         self.analyzer: Analyzer = Analyzer([])
         self.cards: dict[str, Card] = {}
@@ -81,6 +101,7 @@ class SparkServer(LanguageServer):
         self._versions: dict[str, str] = {}
         self._reported: set[str] = set()
         self._trackers: dict[str, OutcomeTracker] = {}
+        self._organic: dict[str, OrganicTracker] = {}
         self.team = TeamState()  # the team's experience: trust, rejected suggestions (learning/)
         # Traces wait here until the editor's configuration is known: it may turn tracing off.
         self._held: list[Trace] | None = []
@@ -139,6 +160,7 @@ class SparkServer(LanguageServer):
 
     def load_team(self) -> None:
         """The team's experience for this workspace (read once per session; never fatal)."""
+        use_store(self.settings.memory_store)  # the workspace's memory store, for every read
         try:
             self.team = load_team_state(spark_home(), workspace_id(self.root))
         except Exception as exc:  # noqa: BLE001 - a broken knowledge base must not stop the editor
@@ -182,6 +204,11 @@ class SparkServer(LanguageServer):
                       "pyproject.toml.")
 
     # -- traces --------------------------------------------------------------------------------
+    @property
+    def installed_versions(self) -> dict[str, str]:
+        """Library versions of the project (installed, overridden by settings)."""
+        return self._versions
+
     def versions_for(self, code: str) -> dict[str, str]:
         card = self.cards.get(code)
         libraries = card.libraries if card else {}
@@ -193,6 +220,31 @@ class SparkServer(LanguageServer):
             self._trackers[uri] = OutcomeTracker(uri, self.client, self.versions_for,
                                                  self.team.workspace)
         return self._trackers[uri]
+
+    def organic_tracker(self, uri: str) -> OrganicTracker:
+        """The document's rewrites of library calls this session (organic experience)."""
+        if uri not in self._organic:
+            self._organic[uri] = OrganicTracker(
+                uri, self.client, lambda lib: {lib: self._versions.get(lib, "")},
+                self.team.workspace)
+        return self._organic[uri]
+
+    def record_rewrites(self, tracker: OrganicTracker, rewrites: list[Rewrite]) -> None:
+        """Turn finished rewrites into organic traces in the journal's worker thread (parsing
+        stays off the event loop), then record them."""
+        if not rewrites or not self.settings.trace:
+            return
+        loop = asyncio.get_running_loop()
+
+        def work() -> None:
+            traces = tracker.traces(rewrites)
+            if traces:
+                try:
+                    loop.call_soon_threadsafe(self.record, traces)
+                except RuntimeError:  # the loop has closed: the server is exiting
+                    pass
+
+        self.journal_executor.submit(work).add_done_callback(_log_worker_failure)
 
     def record(self, traces: list[Trace]) -> None:
         """Append traces to the journal in a worker thread (when trace recording is on)."""
@@ -227,6 +279,8 @@ class SparkServer(LanguageServer):
         for state in self.documents:
             if state.latest is not None:
                 traces += state.outcomes.settle(state.latest.text, state.latest.findings)
+                if state.organic is not None:
+                    traces += state.organic.traces(state.organic.settle(state.latest.text))
         if traces and self.settings.trace:
             try:
                 self.sink.write(traces)
@@ -240,9 +294,16 @@ class SparkServer(LanguageServer):
         self.journal_executor.shutdown(wait=True)
 
 
+def _log_worker_failure(future: Future[None]) -> None:
+    error = future.exception()
+    if error is not None:
+        log.warning("organic traces not recorded: %s", error)
+
+
 def create_server() -> SparkServer:
     server = SparkServer()
     asker = AskFeature()
+    others = OtherDiagnosticsFeature(asker)  # other tools' diagnostics, forwarded by the editor
 
     @server.feature(types.INITIALIZE)
     @guarded("initialize")
@@ -273,8 +334,9 @@ def create_server() -> SparkServer:
     @guarded("diagnostics")
     def did_open(ls: SparkServer, params: types.DidOpenTextDocumentParams) -> None:
         uri = params.text_document.uri
-        state = ls.documents.open(uri, ls.tracker(uri))
+        state = ls.documents.open(uri, ls.tracker(uri), ls.organic_tracker(uri))
         ls.documents.schedule(state, lambda: refresh(ls, uri, 0))
+        others.opened(ls, uri)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
     @guarded("diagnostics")
@@ -298,8 +360,11 @@ def create_server() -> SparkServer:
     def did_close(ls: SparkServer, params: types.DidCloseTextDocumentParams) -> None:
         uri = params.text_document.uri
         state = ls.documents.close(uri)
+        others.closed(uri)
         if state is not None and state.latest is not None:
             ls.record(state.outcomes.settle(state.latest.text, state.latest.findings))
+            if state.organic is not None:
+                ls.record_rewrites(state.organic, state.organic.settle(state.latest.text))
         ls.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri, diagnostics=[]))
 
     @server.feature(types.TEXT_DOCUMENT_HOVER)
@@ -309,16 +374,26 @@ def create_server() -> SparkServer:
         state = ls.documents.get(uri)
         if state is None:
             return None
-        found = state.finding_at(ls.workspace.get_text_document(uri).version, params.position)
-        if found is None:
-            return None
-        finding, diagnostic, lines = found
+        doc = ls.workspace.get_text_document(uri)
+        found = state.finding_at(doc.version, params.position)
         formats = get_capability(ls.client_capabilities, "text_document.hover.content_format", [])
         markdown = not formats or types.MarkupKind.Markdown in formats
+        kind = types.MarkupKind.Markdown if markdown else types.MarkupKind.PlainText
+        other = await hover_for(others, ls, uri, params.position, markdown,  # other tools'
+                                found[0].code if found else None)
+        if found is None:  # any call or attribute of a documented library: its documentation
+            docs = await _docs_hover(ls, doc.source, params.position, kind)
+            if not other:
+                return docs
+            if docs is not None and isinstance(docs.contents, types.MarkupContent):
+                other += "\n\n---\n\n" + docs.contents.value
+            return types.Hover(contents=types.MarkupContent(kind=kind, value=other))
+        finding, diagnostic, lines = found
         text = hover_text(finding, ls.cards.get(finding.code), lines, markdown,
                           team_note=ls.team.hover_note(finding.code))
         text += await _recommendation_extra(ls, uri, finding, markdown)
-        kind = types.MarkupKind.Markdown if markdown else types.MarkupKind.PlainText
+        if other:
+            text += "\n\n---\n\n" + other
         return types.Hover(contents=types.MarkupContent(kind=kind, value=text),
                            range=diagnostic.range)
 
@@ -326,7 +401,8 @@ def create_server() -> SparkServer:
                     types.CodeActionOptions(code_action_kinds=[types.CodeActionKind.QuickFix,
                                                                ASK_KIND]))
     @guarded("code_actions")
-    def code_action(ls: SparkServer, params: types.CodeActionParams) -> list[types.CodeAction] | None:
+    async def code_action(ls: SparkServer, params: types.CodeActionParams
+                          ) -> list[types.CodeAction] | None:
         uri = params.text_document.uri
         state = ls.documents.get(uri)
         if state is None:
@@ -338,9 +414,40 @@ def create_server() -> SparkServer:
             document_changes = ls.client_supports("workspace.workspace_edit.document_changes")
             found += actions.code_actions(uri, list(params.context.diagnostics), index,
                                           doc.version, document_changes, state.data_for)
+        found += await actions_for(others, ls, uri, params)  # on other tools' diagnostics
         if wants_ask(params.context.only):
             found.append(ask_action(uri, params.range))
         return found or None
+
+    @server.feature(OTHER_DIAGNOSTICS)
+    @guarded("other_diagnostics")
+    def other_diagnostics(ls: SparkServer, params: Any) -> None:
+        others.receive(ls, params)
+
+    assert isinstance(server.protocol, SparkProtocol)
+    server.protocol.other_diagnostics_handler = partial(other_diagnostics, server)  # fast path
+
+    @server.command(EXPLAIN_DIAGNOSTIC)
+    @guarded("explain_diagnostic")
+    async def explain_diagnostic(ls: SparkServer, *args: Any) -> dict[str, Any]:
+        try:
+            uri, diagnostic = explain_diagnostic_argument(args)
+        except ValueError as exc:
+            raise JsonRpcInvalidParams(str(exc)) from None
+        if ls.documents.get(uri) is None:
+            raise JsonRpcInvalidParams(f"{EXPLAIN_DIAGNOSTIC}: {uri} is not open")
+        text = ls.workspace.get_text_document(uri).source
+        explanation = await others.explain(ls, diagnostic, text)
+        if explanation is None:
+            ls.show(f"Spark has nothing specific to say about {diagnostic.source or 'this'}: "
+                    f"{diagnostic.message[:200]}")
+            return {"recommendation": None}
+        rec = explanation.recommendation
+        answer = write_explanation(uri, explanation)
+        shown = await _show_answer(ls, answer, f"Spark: {rec.title}. {rec.advice}")
+        return {"recommendation": rec.to_dict(), "document": document_uri(answer),
+                "fix": fix_edits(automatic_fix(explanation), text, ls.encoding),
+                "shown": shown}
 
     @server.command(actions.RECORD_OUTCOME)
     @guarded("record_outcome")
@@ -380,18 +487,59 @@ def create_server() -> SparkServer:
         agent = asker.agent(ls.settings, list(ls.cards.values()))
         rec = await asker.recommend(agent, text, first, last, uri)
         answer = write_answer(uri, rec)
+        shown = await _show_answer(ls, answer, f"Spark: {rec.title}. {rec.advice}")
+        return {"recommendation": rec.to_dict(), "document": document_uri(answer),
+                "shown": shown}
+
+    @server.command(EXPLAIN_ERROR)
+    @guarded("explain_error")
+    async def explain_error(ls: SparkServer, *args: Any) -> dict[str, Any]:
+        try:
+            traceback, uri = explain_argument(args)
+        except ValueError as exc:
+            raise JsonRpcInvalidParams(str(exc)) from None
+        text, path = "", ""
+        if uri is not None and ls.documents.get(uri) is not None:
+            text = ls.workspace.get_text_document(uri).source
+            path = to_fs_path(uri) or uri
+        agent = asker.agent(ls.settings, list(ls.cards.values()))
+        try:
+            explanation = await asker.call(lambda: agent.explain_error(traceback, text, path))
+        except AgentInputError as exc:  # not a traceback, too large: say so, keep serving
+            ls.show(f"Spark: {exc}", types.MessageType.Warning)
+            return {"error": str(exc)}
+        rec = explanation.recommendation
+        answer = write_explanation(uri or "spark:explain-error", explanation)
+        shown = await _show_answer(ls, answer, f"Spark: {rec.title}. {rec.advice}")
+        return {"explanation": explanation.to_dict(), "recommendation": rec.to_dict(),
+                "fix": fix_edits(explanation.finding, text, ls.encoding) if text else None,
+                "document": document_uri(answer), "shown": shown}
+
+    async def _show_answer(ls: SparkServer, answer: Path, message: str) -> bool:
+        """Open the answer's markdown file in the editor; a message when the client cannot."""
         shown = False
         if ls.client_supports("window.show_document.support"):
             try:
                 result = await ls.window_show_document_async(types.ShowDocumentParams(
                     uri=document_uri(answer), take_focus=False))
                 shown = bool(result and result.success)
-            except Exception as exc:  # the client refused: a message still gets it across
+            except Exception as exc:  # noqa: BLE001 - the client refused: a message still gets it across
                 log.info("window/showDocument failed: %s", exc)
         if not shown:
-            ls.show(f"Spark: {rec.title}. {rec.advice} (full answer: {answer})")
-        return {"recommendation": rec.to_dict(), "document": document_uri(answer),
-                "shown": shown}
+            ls.show(f"{message} (full answer: {answer})")
+        return shown
+
+    async def _docs_hover(ls: SparkServer, text: str, position: types.Position,
+                          kind: types.MarkupKind) -> types.Hover | None:
+        lines = text.splitlines()
+        if position.line >= len(lines):
+            return None
+        column = char_column(lines[position.line], position.character, ls.encoding)
+        doc = await describe_at_async(text, position.line, column, ls.installed_versions)
+        if doc is None:
+            return None
+        return types.Hover(contents=types.MarkupContent(
+            kind=kind, value=doc_hover_text(doc, kind == types.MarkupKind.Markdown)))
 
     async def _recommendation_extra(ls: SparkServer, uri: str, finding: Any,
                                     markdown: bool) -> str:
@@ -413,6 +561,7 @@ def create_server() -> SparkServer:
     @guarded("shutdown")
     def on_shutdown(ls: SparkServer, params: Any) -> None:
         ls.settle_all()
+        others.shutdown()
         asker.shutdown()
 
     return server

@@ -14,9 +14,10 @@ import asyncio
 import hashlib
 import logging
 import tempfile
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from lsprotocol import types
 from pygls.uris import from_fs_path
@@ -29,6 +30,7 @@ log = logging.getLogger(__name__)
 ASK_SPARK = "spark.askSpark"
 ASK_KIND = "refactor.spark.ask"
 HOVER_WAIT = 1.5  # seconds
+T = TypeVar("T")
 
 
 def ask_action(uri: str, selection: types.Range) -> types.CodeAction:
@@ -125,6 +127,10 @@ class AskFeature:
         return await loop.run_in_executor(
             self.executor, lambda: agent.recommend_at(text, first, last, path=path,
                                                       finding=finding, findings=findings))
+
+    async def call(self, fn: Callable[[], T]) -> T:
+        """Run other agent work (an error explanation) in the same worker thread."""
+        return await asyncio.get_running_loop().run_in_executor(self.executor, fn)
 
     def shutdown(self) -> None:
         self.executor.shutdown(wait=False, cancel_futures=True)

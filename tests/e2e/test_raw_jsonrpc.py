@@ -90,7 +90,9 @@ def check_session(session: RawSession, root: Path) -> None:
         "quickfix", "refactor.spark.ask"]
     assert set(caps["executeCommandProvider"]["commands"]) == {"spark.recordOutcome",
                                                                "spark.disableCode",
-                                                               "spark.askSpark"}
+                                                               "spark.askSpark",
+                                                               "spark.explainError",
+                                                               "spark.explainDiagnostic"}
     assert caps["positionEncoding"] == "utf-16"
     assert init["result"]["serverInfo"]["name"] == "spark"
     session.notify("initialized", {})

@@ -5,7 +5,11 @@ code-server (`--install-extension`), which serves a workspace holding a file wit
 on 127.0.0.1 without auth. `editor/vscode/test/e2e/drive.mjs` drives it with playwright-core and
 Debian's chromium: the diagnostic (squiggle and Problems panel), the hover, "Spark: Explain This
 Finding", the quick fix, save, "Spark: Show My Team's Stats" — a screenshot per step in
-test-output/vscode/. This test then checks what the driver saw, the file on disk and the trace.
+test-output/vscode/. Then another extension's diagnostics: a tiny test extension
+(editor/vscode/test/fake-linter, installed beside Spark's) publishes Pylance-worded errors through
+`vscode.languages.createDiagnosticCollection`; Spark's extension forwards them
+(`spark/otherDiagnostics`) and the driver checks Spark's hover on one and applies "Spark: how to fix
+this" on the other. This test then checks what the driver saw, the file on disk and the trace.
 
 code-server is installed once, outside the repository, by
 editor/vscode/scripts/install-code-server.sh (.ci/run runs it).
@@ -39,6 +43,13 @@ from editor_support import (
 EXTENSION = ROOT / "editor" / "vscode"
 INSTALL = EXTENSION / "scripts" / "install-code-server.sh"
 DRIVER = EXTENSION / "test" / "e2e" / "drive.mjs"
+FAKE_LINTER = EXTENSION / "test" / "fake-linter"
+# Pylance would flag both last lines (pandas 3 has no DataFrame.append; `np` is not imported).
+FRAMES = ("import pandas as pd\n\n"
+          'sales = pd.read_csv("sales.csv")\n'
+          'extra = pd.DataFrame({"a": [3]})\n'
+          "sales = sales.append(extra, ignore_index=True)\n"
+          'total = np.sum(sales["a"])\n')
 
 USER_SETTINGS = {
     "workbench.startupEditor": "none",
@@ -90,6 +101,14 @@ def build_vsix() -> Path:
     run(["npm", "run", "package"], EXTENSION)
     vsix = EXTENSION / "spark.vsix"
     assert vsix.is_file()
+    return vsix
+
+
+def build_fake_linter(out: Path) -> Path:
+    """The test extension that publishes Pylance-worded diagnostics, packaged by vsce."""
+    vsix = out / "fake-linter.vsix"
+    run([str(EXTENSION / "node_modules" / ".bin" / "vsce"), "package", "--no-dependencies",
+         "--allow-missing-repository", "--skip-license", "-o", str(vsix)], FAKE_LINTER)
     return vsix
 
 
@@ -155,7 +174,9 @@ def test_vscode_end_to_end(tmp_path: Path, spark_home: Path) -> None:
     timings = {"build": time.monotonic() - started}
 
     root = workspace(tmp_path)
+    (root / "frames.py").write_text(FRAMES, encoding="utf-8")
     out = output_dir("vscode")
+    fake_linter = build_fake_linter(tmp_path)
     user_data, extensions = tmp_path / "user-data", tmp_path / "extensions"
     (user_data / "User").mkdir(parents=True)
     # spark.interpreter exercises the extension's discovery: `spark` beside this interpreter.
@@ -169,7 +190,8 @@ def test_vscode_end_to_end(tmp_path: Path, spark_home: Path) -> None:
     timings["docs knowledge base"] = time.monotonic() - step
 
     step = time.monotonic()
-    run(["node", code_server, *common, "--install-extension", str(vsix)], ROOT, env, timeout=120)
+    run(["node", code_server, *common, "--install-extension", str(vsix),
+         "--install-extension", str(fake_linter)], ROOT, env, timeout=120)
     timings["install extension"] = time.monotonic() - step
 
     port = free_port()
@@ -188,7 +210,8 @@ def test_vscode_end_to_end(tmp_path: Path, spark_home: Path) -> None:
                      "CHROMIUM": str(browser),
                      "SPARK_TEST_WORKSPACE": str(root),
                      "SPARK_TEST_SEARCH": "safe_load untrusted",
-                     "SPARK_TEST_SEARCH_EXPECT": "yaml."}
+                     "SPARK_TEST_SEARCH_EXPECT": "yaml.",
+                     "SPARK_TEST_OTHER_FILE": "frames.py"}
         done = subprocess.run(["node", str(DRIVER)], check=False, cwd=EXTENSION, env=drive_env,
                               capture_output=True, text=True, timeout=300)
         timings["drive"] = time.monotonic() - step
@@ -234,6 +257,19 @@ def test_vscode_end_to_end(tmp_path: Path, spark_home: Path) -> None:
     for name in ("1-diagnostic", "2-hover", "3-explain", "4-quickfix-menu", "5-fixed", "6-stats",
                  "7-search", *(["7-search-preview"] if kb_built else [])):
         assert (out / f"{name}.png").stat().st_size > 10_000
+
+    # Another extension's diagnostics, forwarded: Spark's hover section on the `np` error (no
+    # Spark finding there), and its fix applied from Pylance's `append` error.
+    assert any("Pylance" in row for row in report["otherProblems"]), report["otherProblems"]
+    hover = report["otherHover"]
+    assert '"np" is not defined' in hover and "Spark:" in hover and "SPK060" in hover, hover
+    assert "Sources:" in hover
+    assert any(a.startswith("Spark: how to fix this") for a in report["otherActions"])
+    assert report["otherChosenAction"].startswith("Spark: how to fix this")
+    assert "sales = pd.concat([sales, extra], ignore_index=True)" in report["otherEditorText"]
+    assert "spark/otherDiagnostics" in log and "Pylance" in log
+    assert (out / "8-other-hover.png").stat().st_size > 10_000
+    assert wait_for_trace(spark_home, code="SPK004", outcome="accepted"), "no SPK004 trace"
 
     # The quick fix reached the disk, and the server recorded that it was accepted.
     assert (root / "analysis.py").read_text(encoding="utf-8") == FIXED

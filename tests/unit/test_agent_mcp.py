@@ -13,7 +13,8 @@ from mcp import Client, StdioServerParameters
 from spark_lsp.mcp import create_mcp_server
 
 CODE = "import pandas as pd\nsales = pd.read_csv('s.csv')\nmatrix = sales.values\n"
-TOOLS = {"review_code", "get_recommendation", "search_docs", "record_outcome", "share_insight"}
+TOOLS = {"review_code", "get_recommendation", "search_docs", "record_outcome", "share_insight",
+         "explain_error"}
 
 
 def payload(result) -> dict:

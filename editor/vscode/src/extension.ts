@@ -1,5 +1,6 @@
 import * as vscode from 'vscode';
 import { buildKnowledgeBase, explainFinding, searchDocs, showStats } from './commands';
+import { DiagnosticForwarder, FORWARD_SETTING } from './forward';
 import { logError, outputChannel } from './log';
 import { Previews } from './preview';
 import { onInterpreterChange } from './python';
@@ -14,6 +15,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     const previews = new Previews();
     session = new SparkSession(status);
     const current = session;
+    const forwarder = new DiagnosticForwarder(() => current.client);
     const guard = (name: string, run: () => Promise<void>) => async () => {
         try {
             await run();
@@ -23,7 +25,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
         }
     };
     context.subscriptions.push(
-        outputChannel(), status, previews, current,
+        outputChannel(), status, previews, current, forwarder,
+        current.onDidStart(() => forwarder.resendAll()),
         vscode.commands.registerCommand('spark.restart', guard('restart', () => current.restart())),
         vscode.commands.registerCommand('spark.showOutput', () => outputChannel().show()),
         vscode.commands.registerCommand('spark.explain', guard('explain', () => explainFinding(current, previews))),
@@ -31,6 +34,9 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
         vscode.commands.registerCommand('spark.showStats', guard('stats', () => showStats(current, previews))),
         vscode.commands.registerCommand('spark.buildKnowledgeBase', guard('knowledge base build', () => buildKnowledgeBase(current))),
         vscode.workspace.onDidChangeConfiguration(async (event) => {
+            if (event.affectsConfiguration(FORWARD_SETTING)) {
+                await forwarder.settingChanged();
+            }
             if (needsRestart(event)) {
                 await current.restart();
             } else if (event.affectsConfiguration(SECTION)) {

@@ -30,6 +30,9 @@ export class SparkSession implements vscode.Disposable {
     spark: SparkCommand | undefined;
     private queue: Promise<void> = Promise.resolve();
     private stopping = false;
+    private readonly started = new vscode.EventEmitter<LanguageClient>();
+    /** A server has started and answers (again, after a restart). */
+    readonly onDidStart = this.started.event;
 
     constructor(readonly status: StatusItem) {}
 
@@ -120,6 +123,7 @@ export class SparkSession implements vscode.Disposable {
                 : params.state === 'error' ? 'error' : 'ready';
             this.status.set(state, params.message);
         });
+        this.started.fire(client);
     }
 
     async stop(): Promise<void> {
@@ -154,6 +158,7 @@ export class SparkSession implements vscode.Disposable {
     }
 
     dispose(): void {
+        this.started.dispose();
         void this.stop();
     }
 }

@@ -19,6 +19,7 @@ local SOURCE = "spark"
 ---@field settings? table Sent as initializationOptions and answered to workspace/configuration.
 ---@field on_attach? fun(client: vim.lsp.Client, bufnr: integer)
 ---@field capabilities? table
+---@field forward_diagnostics? boolean Send other tools' diagnostics to Spark (spark/otherDiagnostics).
 local defaults = {
   cmd = nil,
   python = nil,
@@ -27,6 +28,7 @@ local defaults = {
   settings = { spark = {} },
   on_attach = nil,
   capabilities = nil,
+  forward_diagnostics = true,
 }
 
 ---@type spark.Config
@@ -146,6 +148,7 @@ end
 function M.setup(opts)
   M.config = vim.tbl_deep_extend("force", vim.deepcopy(defaults), opts or {})
   M.create_commands()
+  require("spark.forward").setup(M.config.forward_diagnostics ~= false)
   local cmd = M.command()
   if not cmd then
     vim.notify("spark: `spark` not found; install it (pip install spark-lsp) or pass "
