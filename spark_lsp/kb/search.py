@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import numpy as np
 
 from spark_lsp.config import spark_home
 from spark_lsp.kb.bm25 import Postings
@@ -148,6 +149,9 @@ class Searcher:
         self._versions: dict[str, str] | None = None
         self._postings: Postings | None = None
         self._docs_checked = -1  # `reader.opens` of the connection found to hold docs
+        self._vector_counts: dict[str, int] = {}  # 'library\x1fversion' -> snippets with vectors
+        self._vectors_key: tuple[int, int] | None = None
+        self._vector_blocks: dict[str, tuple[Any, Any, np.ndarray]] = {}
         self._postings_key: tuple[int, int] | None = None
         self._lock = threading.Lock()
         self.timings: dict[str, float] = {}
@@ -178,18 +182,57 @@ class Searcher:
             self._postings_key = self.reader.identity
         return self._postings.search(con, text, scope, n)
 
-    def _embedding(self, query: str) -> str:
+    def _embedding(self, query: str) -> np.ndarray:
         started = time.perf_counter()
-        vec = vector_literal(embed_query(_prose(query)))
+        vec = embed_query(_prose(query))
         self.timings["embed"] = time.perf_counter() - started
         return vec
 
-    def _vector(self, con: duckdb.DuckDBPyConnection, vec: str, scope: list[str],
+    def _exact(self, con: duckdb.DuckDBPyConnection, query: np.ndarray, allowed: set[str],
+               n: int) -> list[tuple[int, _Key, float]]:
+        """Exact cosine over the vectors of the searched versions, in memory (loaded once per
+        file and version; the vectors are unit length, so cosine is a dot product)."""
+        found: list[tuple[int, _Key, float]] = []
+        for scope in sorted(allowed):
+            block = self._vector_blocks.get(scope)
+            if block is None:
+                library, version = scope.split("\x1f", 1)
+                rows = con.execute(
+                    "SELECT id, object, embedding FROM docs WHERE embedding IS NOT NULL AND "
+                    "library = ? AND version = ? ORDER BY id", [library, version]).fetchnumpy()
+                matrix = np.stack(rows["embedding"]).astype(np.float32) if len(rows["id"]) \
+                    else np.zeros((0, DIM), dtype=np.float32)
+                block = self._vector_blocks[scope] = (rows["id"], rows["object"], matrix)
+            ids, objects, matrix = block
+            if not len(ids):
+                continue
+            sims = matrix @ query.astype(np.float32)
+            top = np.argsort(-sims, kind="stable")[:n]
+            library, version = scope.split("\x1f", 1)
+            found += [(int(ids[i]), (library, version, str(objects[i])), float(sims[i]))
+                      for i in top]
+        found.sort(key=lambda f: (-f[2], f[0]))
+        return found[:n]
+
+    def _vector(self, con: duckdb.DuckDBPyConnection, query: np.ndarray, scope: list[str],
                 n: int) -> list[tuple[int, _Key, float]]:
         allowed = set(scope)
-        # The HNSW index serves only an unfiltered `ORDER BY distance LIMIT n`: fetch more
-        # neighbours than needed and keep those of the searched versions; when that leaves too
-        # few (one small library asked for), fall back to an exact scan of that library.
+        if self._vectors_key != self.reader.identity:
+            self._vector_counts = dict(con.execute(
+                "SELECT library || chr(31) || version, count(*) FROM docs "
+                "WHERE embedding IS NOT NULL GROUP BY ALL").fetchall())
+            self._vectors_key = self.reader.identity
+            self._vector_blocks = {}
+        total = sum(self._vector_counts.values())
+        scoped = sum(c for s, c in self._vector_counts.items() if s in allowed)
+        if 2 * scoped < total:
+            # One or two libraries of nine: HNSW would mostly return other libraries'
+            # neighbours (and serves only an unfiltered `ORDER BY distance LIMIT n`); an exact
+            # search over that library's few thousand vectors in memory takes ~1 ms.
+            return self._exact(con, query, allowed, n)
+        vec = vector_literal(query)
+        # Fetch more HNSW neighbours than needed and keep those of the searched versions; when
+        # that leaves too few, fall back to an exact scan of those versions.
         for limit in (max(4 * n, 200), max(40 * n, 2000)):
             rows = con.execute(_VECTOR_SQL, [vec, limit]).fetchall()
             found = [(r[0], (r[1], r[2], r[3]), 1.0 - float(r[4])) for r in rows
