@@ -12,13 +12,12 @@ from collections import Counter
 from functools import lru_cache
 
 import jinja2
-from packaging.specifiers import InvalidSpecifier, SpecifierSet
-from packaging.version import InvalidVersion, Version
 
 from spark_lsp.agent.intent import Intent
 from spark_lsp.agent.recommendation import Recommendation, recommendation_id
 from spark_lsp.agent.retrieve import CardHit, DocRef, Retrieved
 from spark_lsp.agent.tailor import Example, tailored_example
+from spark_lsp.analysis.cards import version_in
 
 _CHANGE_WORDS = re.compile(r"(?i)\b(deprecated|removed|versionchanged|changed in version|"
                            r"will be removed|futurewarning|no longer)\b")
@@ -45,11 +44,8 @@ def _caveats(intent: Intent, card: CardHit | None, docs: list[DocRef],
     if card is not None:
         for lib, spec in card.card.libraries.items():
             installed = versions.get(lib)
-            if not spec or not installed:
-                continue
-            try:
-                inside = Version(installed) in SpecifierSet(spec)
-            except (InvalidSpecifier, InvalidVersion):
+            inside = version_in(installed, spec) if spec else None
+            if inside is None:
                 continue
             if inside:
                 out.append(f"Applies to {lib} {spec}; you have {lib} {installed}.")

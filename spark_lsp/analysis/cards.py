@@ -26,6 +26,17 @@ RULES_URL = "https://github.com/spark-lsp/spark/blob/main/docs/rules.md"
 _METAVAR = re.compile(r"\$\$\$([A-Z_][A-Z0-9_]*)|\$([A-Z_][A-Z0-9_]*)")
 
 
+def version_in(installed: str | None, spec: str) -> bool | None:
+    """Whether an installed version lies in a specifier range; None when either is unknown or
+    cannot be read."""
+    if not installed:
+        return None
+    try:
+        return Version(installed) in SpecifierSet(spec)
+    except (InvalidSpecifier, InvalidVersion):
+        return None
+
+
 @dataclass(frozen=True)
 class FixSpec:
     applicability: str
@@ -98,15 +109,11 @@ class ErrorPattern:
         """Whether the installed versions emit this message; None when unknown."""
         verdict: bool | None = None
         for lib, spec in self.versions.items():
-            installed = versions.get(lib)
-            if not installed:
-                continue
-            try:
-                if Version(installed) not in SpecifierSet(spec):
-                    return False
-            except (InvalidSpecifier, InvalidVersion):
-                continue
-            verdict = True
+            inside = version_in(versions.get(lib), spec)
+            if inside is False:
+                return False
+            if inside:
+                verdict = True
         return verdict
 
 
@@ -142,16 +149,8 @@ class Card:
 
     def applies_to(self, versions: dict[str, str]) -> bool:
         """False only when a library's installed version is known and outside the card's range."""
-        for lib, spec in self.libraries.items():
-            installed = versions.get(lib)
-            if not spec or not installed:
-                continue
-            try:
-                if Version(installed) not in SpecifierSet(spec):
-                    return False
-            except (InvalidSpecifier, InvalidVersion):
-                continue
-        return True
+        return all(not spec or version_in(versions.get(lib), spec) is not False
+                   for lib, spec in self.libraries.items())
 
 
 @dataclass

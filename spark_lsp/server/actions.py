@@ -40,7 +40,7 @@ def ignore_comment_edit(line: str, code: str) -> tuple[int, int, str] | None:
     return content_end, end, f"  # spark: ignore[{code}]"
 
 
-def _workspace_edit(uri: str, version: int | None, edits: list[types.TextEdit],
+def workspace_edit(uri: str, version: int | None, edits: list[types.TextEdit],
                     document_changes: bool) -> types.WorkspaceEdit:
     if document_changes:
         return types.WorkspaceEdit(document_changes=[types.TextDocumentEdit(
@@ -74,7 +74,7 @@ def quick_fix(uri: str, diagnostic: types.Diagnostic, data: dict[str, Any], vers
         kind=types.CodeActionKind.QuickFix,
         diagnostics=[diagnostic],
         is_preferred=not unsafe,
-        edit=_workspace_edit(uri, version, edits, document_changes),
+        edit=workspace_edit(uri, version, edits, document_changes),
         command=_record("accepted", data, uri, data.get("after")),
     )
 
@@ -100,7 +100,7 @@ def dismiss(uri: str, diagnostic: types.Diagnostic, data: dict[str, Any], index:
         title=f"Dismiss {code} here",
         kind=types.CodeActionKind.QuickFix,
         diagnostics=[diagnostic],
-        edit=_workspace_edit(uri, version, [edit], document_changes),
+        edit=workspace_edit(uri, version, [edit], document_changes),
         command=_record("rejected", data, uri, after),
     )
 

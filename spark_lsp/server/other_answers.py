@@ -19,7 +19,7 @@ from lsprotocol import types
 from spark_lsp.agent import Recommendation
 from spark_lsp.agent.explain_error import ErrorExplanation
 from spark_lsp.analysis.findings import Finding
-from spark_lsp.server.actions import RECORD_OUTCOME
+from spark_lsp.server.actions import RECORD_OUTCOME, workspace_edit
 from spark_lsp.server.ask import HOVER_WAIT
 from spark_lsp.server.convert import LineIndex, range_from_json, range_to_json, sanitize
 from spark_lsp.server.other_diagnostics import (
@@ -140,15 +140,6 @@ def _client_diagnostic(diagnostic: OtherDiagnostic,
     return diagnostic.to_lsp()
 
 
-def _workspace_edit(uri: str, version: int | None, edits: list[types.TextEdit],
-                    document_changes: bool) -> types.WorkspaceEdit:
-    if document_changes:
-        return types.WorkspaceEdit(document_changes=[types.TextDocumentEdit(
-            text_document=types.OptionalVersionedTextDocumentIdentifier(uri=uri, version=version),
-            edits=list(edits))])
-    return types.WorkspaceEdit(changes={uri: list(edits)})
-
-
 def fix_action(uri: str, diagnostic: types.Diagnostic, finding: Finding, text: str,
                version: int | None, encoding: str, document_changes: bool) -> types.CodeAction:
     """The card's automatic fix on another tool's range, recorded like Spark's own quick fix."""
@@ -166,7 +157,7 @@ def fix_action(uri: str, diagnostic: types.Diagnostic, finding: Finding, text: s
                    MAX_TITLE_CHARS) + (" (unsafe)" if unsafe else "")
     return types.CodeAction(
         title=title, kind=types.CodeActionKind.QuickFix, diagnostics=[diagnostic],
-        edit=_workspace_edit(uri, version, edits, document_changes),
+        edit=workspace_edit(uri, version, edits, document_changes),
         command=types.Command(title="Record that the suggestion was accepted",
                               command=RECORD_OUTCOME, arguments=[{
                                   "outcome": "accepted", "code": finding.code,

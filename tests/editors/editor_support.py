@@ -67,6 +67,21 @@ def output_dir(editor: str) -> Path:
     return folder
 
 
+def run_nvim_script(nvim: str, script: Path, cwd: Path, env: dict[str, str],
+                    out: Path) -> dict[str, Any]:
+    """Run a headless Neovim test script that writes its steps to $SPARK_TEST_REPORT (set in
+    `env`); keep its output in `out`/nvim.log; fail with the first failed step. The report."""
+    report_file = Path(env["SPARK_TEST_REPORT"])
+    done = subprocess.run([nvim, "--headless", "-u", "NONE", "-l", str(script)], check=False,
+                          cwd=cwd, env=env, capture_output=True, text=True, timeout=180)
+    (out / "nvim.log").write_text(done.stdout + done.stderr)
+    report = json.loads(report_file.read_text()) if report_file.exists() else {}
+    error = next((s["error"] for s in report.get("steps", []) if not s["ok"]), done.stderr[-2000:])
+    assert done.returncode == 0 and not report.get("failed"), (
+        f"nvim failed at step {report.get('failed')!r}: {error}")
+    return report
+
+
 def traces(spark_home: Path, **filters: str) -> list[dict[str, Any]]:
     """`spark traces list --format json` against the editor's SPARK_HOME."""
     args = [sys.executable, "-m", "spark_lsp", "traces", "list", "--format", "json",

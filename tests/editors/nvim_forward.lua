@@ -5,33 +5,11 @@
 -- "Spark: how to fix this" then answer on their ranges. Environment as nvim_e2e.lua.
 local plugin = assert(os.getenv("SPARK_NVIM_PLUGIN"), "SPARK_NVIM_PLUGIN")
 local file = assert(os.getenv("SPARK_TEST_FILE"), "SPARK_TEST_FILE")
-local report_path = assert(os.getenv("SPARK_TEST_REPORT"), "SPARK_TEST_REPORT")
 
-local report = { nvim = tostring(vim.version()), steps = {} }
-
-local function write_report()
-  local f = assert(io.open(report_path, "w"))
-  f:write(vim.json.encode(report))
-  f:close()
-end
-
-local function step(name, fn)
-  local started = vim.uv.hrtime()
-  local ok, err = xpcall(fn, debug.traceback)
-  table.insert(report.steps, { name = name, ok = ok, ms = (vim.uv.hrtime() - started) / 1e6,
-    error = not ok and tostring(err) or nil })
-  if not ok then
-    report.failed = name
-    write_report()
-    vim.cmd("cquit 1")
-  end
-end
-
-local function wait(ms, what, predicate)
-  if not vim.wait(ms, predicate, 50) then
-    error("timed out after " .. ms .. " ms waiting for " .. what)
-  end
-end
+local harness = dofile(vim.fs.joinpath(vim.fs.dirname(debug.getinfo(1, "S").source:sub(2)),
+  "nvim_harness.lua"))
+local report, step, wait, write_report = harness.report, harness.step, harness.wait,
+  harness.write_report
 
 vim.opt.rtp:prepend(plugin)
 vim.cmd("filetype on")

@@ -10,7 +10,6 @@ hidden, through the vim.lsp.start fallback.
 
 from __future__ import annotations
 
-import json
 import re
 import shutil
 import subprocess
@@ -24,6 +23,7 @@ from editor_support import (
     editor_env,
     output_dir,
     require,
+    run_nvim_script,
     wait_for_trace,
     workspace,
 )
@@ -59,13 +59,7 @@ def test_neovim_end_to_end(mode: str, tmp_path: Path, spark_home: Path) -> None:
     if mode == "vim.lsp.start":
         env["SPARK_TEST_WITHOUT_ENABLE"] = "1"
 
-    done = subprocess.run([nvim, "--headless", "-u", "NONE", "-l", str(SCRIPT)], check=False,
-                          cwd=root, env=env, capture_output=True, text=True, timeout=180)
-    (out / "nvim.log").write_text(done.stdout + done.stderr)
-    report = json.loads(report_file.read_text()) if report_file.exists() else {}
-    error = next((s["error"] for s in report.get("steps", []) if not s["ok"]), done.stderr[-2000:])
-    assert done.returncode == 0 and not report.get("failed"), (
-        f"nvim failed at step {report.get('failed')!r}: {error}")
+    report = run_nvim_script(nvim, SCRIPT, root, env, out)
 
     assert report["mode"] == mode
     assert report["diagnostic"]["code"] == CODE

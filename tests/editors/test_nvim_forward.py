@@ -3,12 +3,10 @@ answers on their ranges: headless Neovim, the real server (nvim_forward.lua)."""
 
 from __future__ import annotations
 
-import json
 import shutil
-import subprocess
 from pathlib import Path
 
-from editor_support import ROOT, editor_env, output_dir, require, workspace
+from editor_support import ROOT, editor_env, output_dir, require, run_nvim_script, workspace
 from test_nvim import nvim_version
 
 PLUGIN = ROOT / "editor" / "nvim"
@@ -33,13 +31,7 @@ def test_neovim_forwards_other_diagnostics(tmp_path: Path, spark_home: Path) -> 
     env = editor_env(tmp_path, spark_home)
     env.update(SPARK_NVIM_PLUGIN=str(PLUGIN), SPARK_TEST_FILE=str(file),
                SPARK_TEST_REPORT=str(report_file))
-    done = subprocess.run([nvim, "--headless", "-u", "NONE", "-l", str(SCRIPT)], check=False,
-                          cwd=root, env=env, capture_output=True, text=True, timeout=180)
-    (out / "nvim.log").write_text(done.stdout + done.stderr)
-    report = json.loads(report_file.read_text()) if report_file.exists() else {}
-    error = next((s["error"] for s in report.get("steps", []) if not s["ok"]), done.stderr[-2000:])
-    assert done.returncode == 0 and not report.get("failed"), (
-        f"nvim failed at step {report.get('failed')!r}: {error}")
+    report = run_nvim_script(nvim, SCRIPT, root, env, out)
 
     # Only the other namespace's two diagnostics went out (never Spark's own SPK004).
     forwarded = report["forwarded"]
