@@ -19,6 +19,10 @@ How a name in the reference code becomes a fully qualified, documented object:
    is not gold.
 6. Names are resolved against the knowledge base (canonical names and aliases); builtins and
    anything not documented there are dropped. Each gold entry is a set of acceptable objects.
+7. Modules are namespaces, not APIs: `plt.plot(...)` makes `pyplot.plot` gold, not `pyplot`
+   itself (and `from sklearn import preprocessing` does not make the module gold either).
+8. A conventional alias (`F` for torch.nn.functional) applies only where the code does not bind
+   that name itself (`F = {}` in a pandas solution is a dict).
 """
 
 from __future__ import annotations
@@ -83,6 +87,21 @@ def _imports(tree: ast.Module | None, names: dict[str, str]) -> None:
                 names[a.asname or a.name] = f"{node.module}.{a.name}"
 
 
+def _bound(tree: ast.Module | None) -> set[str]:
+    """Names the code binds itself: assignment and loop targets, parameters, definitions."""
+    if tree is None:
+        return set()
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            found.add(node.id)
+        elif isinstance(node, ast.arg):
+            found.add(node.arg)
+        elif isinstance(node, ast.FunctionDef | ast.ClassDef):
+            found.add(node.name)
+    return found
+
+
 def _dotted(node: ast.AST) -> str | None:
     if isinstance(node, ast.Name):
         return node.id
@@ -141,8 +160,9 @@ class GoldResolver:
         return set()
 
     def gold(self, setup: str, reference: str) -> list[set[str]]:
-        names = dict(CONVENTIONAL)
         setup_tree, ref_tree = _parse(setup), _parse(reference)
+        bound = _bound(setup_tree) | _bound(ref_tree)
+        names = {alias: module for alias, module in CONVENTIONAL.items() if alias not in bound}
         _imports(setup_tree, names)
         _imports(ref_tree, names)
         types = self._types(setup_tree, names)
@@ -152,7 +172,7 @@ class GoldResolver:
             return groups
 
         def add(group: set[str]) -> None:
-            group = {g for g in group if g in self.kinds}
+            group = {g for g in group if g in self.kinds and self.kinds[g] != "module"}
             if group and len(group) <= MAX_GROUP and group not in groups:
                 groups.append(group)
 

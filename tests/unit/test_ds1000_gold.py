@@ -1,0 +1,48 @@
+"""benchmarks/ds1000_gold.py: how a reference solution becomes gold APIs."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from ds1000_gold import GoldResolver
+
+KINDS = {
+    "matplotlib.pyplot": "module", "matplotlib.pyplot.plot": "function",
+    "sklearn.preprocessing": "module", "sklearn.preprocessing.scale": "function",
+    "torch.nn.functional": "module", "torch.nn.functional.relu": "function",
+    "pandas.DataFrame": "class", "pandas.DataFrame.loc": "property",
+    "pandas.Series.loc": "property", "pandas.DataFrame.map": "method",
+    "pandas.Series.map": "method", "pandas.DataFrame.keys": "method",
+    "pandas.DataFrame.copy": "method",
+}
+
+
+def resolver() -> GoldResolver:
+    return GoldResolver({k: k for k in KINDS}, dict(KINDS))
+
+
+def test_modules_used_as_namespaces_are_not_gold():
+    gold = resolver().gold("import matplotlib.pyplot as plt\n", "plt.plot(x, y)\n")
+    assert gold == [{"matplotlib.pyplot.plot"}]
+    gold = resolver().gold("from sklearn import preprocessing\n",
+                           "out = preprocessing.scale(data)\n")
+    assert gold == [{"sklearn.preprocessing.scale"}]
+
+
+def test_a_name_the_code_binds_is_not_a_conventional_alias():
+    # `F` is torch.nn.functional by convention, but here the solution makes it a dict
+    code = "F = {}\nx = F.keys()\ndf.loc[0, 'a'] = 1\n"
+    gold = resolver().gold("import pandas as pd\n", code)
+    assert {"torch.nn.functional.keys"} not in gold
+    assert all(not g & {"torch.nn.functional"} for g in gold)
+    assert {"pandas.DataFrame.loc"} in gold
+    # where nothing binds it, the convention holds
+    assert resolver().gold("import torch\n", "y = F.relu(x)\n") == [{"torch.nn.functional.relu"}]
+
+
+def test_the_copy_in_ds1000s_wrapper_is_scaffolding():
+    code = "def g(df):\n    return df.loc[df['a'] > 1]\nresult = g(df.copy())\n"
+    assert resolver().gold("import pandas as pd\n", code) == [{"pandas.DataFrame.loc"}]
