@@ -112,7 +112,13 @@ def query_threads() -> int:
 
 
 def embed_query(text: str) -> np.ndarray:
-    """One text, on as many threads as the machine can spare right now (`query_threads`)."""
+    """One text: by the ONNX export of the model when it can be had (`query_encoder`), else by
+    PyTorch on as many threads as the machine can spare right now (`query_threads`)."""
+    from spark_lsp.kb.query_encoder import onnx_encoder
+
+    encoder = onnx_encoder(MAX_SEQ_LENGTH)
+    if encoder is not None:
+        return encoder.encode(text)
     import torch
 
     with _query_lock:
