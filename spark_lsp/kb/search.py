@@ -153,6 +153,8 @@ class Searcher:
         self._vectors_key: tuple[int, int] | None = None
         self._vector_blocks: dict[str, tuple[Any, Any, np.ndarray]] = {}
         self._postings_key: tuple[int, int] | None = None
+        self._summaries: dict[_Key, int] = {}
+        self._summaries_key: tuple[int, int] | None = None
         self._lock = threading.Lock()
         self.timings: dict[str, float] = {}
 
@@ -278,9 +280,9 @@ class Searcher:
                 return []
             n = max(CANDIDATES, 3 * k)
             rankings: dict[str, list[tuple[int | None, _Key, float]]] = {}
-            modes = ("bm25", "vector", "fuzzy") if mode == "hybrid" else (mode,)
-            # The query's embedding (model, ~30 ms) is computed while DuckDB runs BM25: on two
-            # cores the two overlap instead of adding up.
+            # The query's embedding (model, ~20-40 ms) is computed on a worker thread while
+            # BM25 and the name index run here: on two cores they overlap instead of adding up.
+            modes = ("bm25", "fuzzy", "vector") if mode == "hybrid" else (mode,)
             embedding = _EMBEDDER.submit(self._embedding, query) if "vector" in modes else None
             for m in modes:
                 started = time.perf_counter()
@@ -345,27 +347,31 @@ class Searcher:
         return self._hits(con, [(key, snippet[key][1] if key in snippet else None,
                                  scores[key], ranks[key]) for key in top])
 
+    def _summary_id(self, con: duckdb.DuckDBPyConnection, key: _Key) -> int | None:
+        """The snippet that stands for an object found by name only: its summary (else its
+        first snippet). The map is read once per file (~50 ms) — the same lookup in SQL scans
+        the whole table on every query."""
+        if self._summaries_key != self.reader.identity:
+            self._summaries = {(r[0], r[1], r[2]): r[3] for r in con.execute(
+                "SELECT library, version, object, coalesce(min(id) FILTER "
+                "(WHERE section = 'summary'), min(id)) FROM docs GROUP BY ALL").fetchall()}
+            self._summaries_key = self.reader.identity
+        return self._summaries.get(key)
+
     def _hits(self, con: duckdb.DuckDBPyConnection,
               chosen: list[tuple[_Key, int | None, float, dict[str, int]]]) -> list[DocHit]:
         """DocHits in the given order, each showing its snippet (or its object's summary)."""
+        chosen = [(key, doc_id if doc_id is not None else self._summary_id(con, key), score,
+                   ranks) for key, doc_id, score, ranks in chosen]
         ids = [doc_id for _, doc_id, _, _ in chosen if doc_id is not None]
         # ids inlined (integers): an IN list of constants is a point lookup, a list parameter
         # a scan of the whole table
         rows = {r[0]: r for r in con.execute(
             f"SELECT {_SNIPPET_COLUMNS} FROM docs WHERE id IN "
             f"({','.join(str(int(i)) for i in ids)})").fetchall()} if ids else {}
-        wanted = {key for key, doc_id, _, _ in chosen if doc_id is None}
-        summaries: dict[_Key, tuple[Any, ...]] = {}
-        if wanted:
-            for r in con.execute(
-                    f"SELECT {_SNIPPET_COLUMNS} FROM docs WHERE list_contains(?, object) "
-                    f"ORDER BY section <> 'summary', id",
-                    [sorted({key[2] for key in wanted})]).fetchall():
-                if (r[1], r[2], r[3]) in wanted:
-                    summaries.setdefault((r[1], r[2], r[3]), r)
         hits = []
         for key, doc_id, score, ranks in chosen:
-            row = rows.get(doc_id) if doc_id is not None else summaries.get(key)
+            row = rows.get(doc_id) if doc_id is not None else None
             if row is None:
                 continue
             _, library, version, obj, kind, section, text, signature, source = row
