@@ -157,10 +157,18 @@ for name, dist in json.loads(sys.argv[1]):
     if not found:
         out[name] = None
         continue
+    out[name] = "unknown"
+    # the distribution may be named otherwise (tensorflow-cpu provides `tensorflow`)
     try:
-        out[name] = md.version(dist)
+        others = md.packages_distributions().get(name, [])
     except Exception:
-        out[name] = "unknown"
+        others = []
+    for candidate in [dist, *others]:
+        try:
+            out[name] = md.version(candidate)
+            break
+        except Exception:
+            continue
 print(json.dumps(out))
 """
 

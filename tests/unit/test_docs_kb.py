@@ -471,3 +471,20 @@ def test_describe_symbol(kb_copy):
 
 def test_kb_errors_are_kb_errors():
     assert issubclass(SearchUnavailable, KBError)
+
+
+def test_a_library_whose_distribution_has_another_name_has_its_version(tmp_path, monkeypatch):
+    """tensorflow-cpu provides `tensorflow`: its version must be found, or every build would
+    document it again as "unknown"."""
+    from spark_lsp.kb.harvest import installed_in
+
+    site = tmp_path / "site"
+    (site / "renamedlib").mkdir(parents=True)
+    (site / "renamedlib" / "__init__.py").write_text("")
+    info = site / "renamedlib_cpu-4.5.6.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: renamedlib-cpu\nVersion: 4.5.6\n")
+    (info / "top_level.txt").write_text("renamedlib\n")
+    monkeypatch.setenv("PYTHONPATH", str(site))
+    found = installed_in(sys.executable, ["renamedlib", "surely_not_installed_lib"])
+    assert found == {"renamedlib": "4.5.6", "surely_not_installed_lib": None}
