@@ -48,6 +48,7 @@ from spark_lsp.kb.embed import (
     MAX_SEQ_LENGTH,
     MODEL_ID,
     embed_texts,
+    model_loaded,
     progress_bar,
     vector_cache,
 )
@@ -65,6 +66,7 @@ from spark_lsp.kb.harvest import (
     sections_of,
 )
 from spark_lsp.kb.migrate import check_schema, migrate, schema_version
+from spark_lsp.kb.query_encoder import onnx_encoder
 
 log = logging.getLogger(__name__)
 
@@ -544,6 +546,10 @@ def build_docs(home: Path | None = None, *, python: str | None = None,
             raise
     report.size_bytes = path.stat().st_size
     report.libraries.sort(key=lambda r: r.library)
+    if report.newly_embedded and model_loaded():
+        # the model is loaded anyway: export the query encoder now (~3 s), not on the first
+        # search (it never raises: without it, searches embed with PyTorch)
+        onnx_encoder(MAX_SEQ_LENGTH)
     return report
 
 

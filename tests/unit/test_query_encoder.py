@@ -84,3 +84,15 @@ def test_an_unwritable_cache_falls_back_to_pytorch(fresh, monkeypatch, tmp_path)
     assert query_encoder.onnx_encoder(embed.MAX_SEQ_LENGTH) is None
     assert query_encoder._failed
     assert embed.embed_query("x").shape == (embed.DIM,)
+
+
+def test_a_build_that_embeds_makes_the_encoder_for_the_first_search(fresh, monkeypatch,
+                                                                     tmp_path):
+    from docs_fixtures import write_tiny_lib
+
+    from spark_lsp.kb.docs_build import build_docs
+
+    monkeypatch.setenv("PYTHONPATH", str(write_tiny_lib(tmp_path / "lib")))
+    report = build_docs(tmp_path / "home", libraries=["sparktinylib"], progress=False)
+    assert report.newly_embedded > 0
+    assert list(fresh.glob("*.onnx")) and query_encoder._encoder is not None
