@@ -41,6 +41,9 @@ _NOT_SYMBOLS = set(keyword.kwlist) | {
     "using", "number", "column", "columns", "row", "rows", "index",
 }
 MAX_TERMS = 20
+# Approximate lookups per query (~1-2 ms each over ~60k names): a question with a code listing
+# holds dozens of identifiers, and typos are in the first few; the rest are matched exactly.
+MAX_FUZZY_LOOKUPS = 8
 WORD_WEIGHT = 0.6  # an exact plain-word name counts this much of an identifier match
 
 
@@ -119,35 +122,40 @@ class SymbolIndex:
         return len(self.names)
 
     # -- matching ---------------------------------------------------------------------------
-    def _lookup(self, table: str, term: str, cutoff: float) -> list[tuple[int, float]]:
+    def _lookup(self, table: str, term: str, cutoff: float,
+                budget: list[int] | None = None) -> list[tuple[int, float]]:
+        """Indexes of the names equal to `term` (score 100), else of the closest ones when
+        `budget` (a one-item counter) allows another approximate lookup."""
         groups = {"full": self._full, "tail2": self._tail2, "tail1": self._tail1}[table]
         low = term.lower()
         if low in groups:
             return [(i, 100.0) for i in groups[low]]
-        if len(low) < 5:
+        if len(low) < 5 or (budget is not None and budget[0] <= 0):
             return []
+        if budget is not None:
+            budget[0] -= 1
         found = []
         for choice, score, _ in process.extract(low, self._choices[table], scorer=fuzz.ratio,
                                                 limit=5, score_cutoff=cutoff):
             found += [(i, float(score)) for i in groups[choice]]
         return found
 
-    def _matches(self, term: str) -> list[tuple[int, float]]:
+    def _matches(self, term: str, budget: list[int] | None = None) -> list[tuple[int, float]]:
         parts = term.split(".")
         if parts[0] in MODULE_ALIASES:
             parts = MODULE_ALIASES[parts[0]].split(".") + parts[1:]
         if len(parts) == 1:
-            return self._lookup("tail1", parts[0], 85)
+            return self._lookup("tail1", parts[0], 85, budget)
         if parts[0] in self.roots:
-            found = self._lookup("full", ".".join(parts), 88)
+            found = self._lookup("full", ".".join(parts), 88, budget)
             if found:
                 return found
         if parts[0][:1].isupper():  # DataFrame.srot_values: a class and its member
-            found = self._lookup("tail2", ".".join(parts[-2:]), 85)
+            found = self._lookup("tail2", ".".join(parts[-2:]), 85, budget)
             if found:
                 return found
         # df.groupby, x.reshape: the receiver is a variable; its member is what matters
-        return [(i, s * 0.9) for i, s in self._lookup("tail1", parts[-1], 85)]
+        return [(i, s * 0.9) for i, s in self._lookup("tail1", parts[-1], 85, budget)]
 
     def match(self, terms: QueryTerms, *, libraries: frozenset[str] | None = None,
               limit: int = 50,
@@ -158,14 +166,15 @@ class SymbolIndex:
         hybrid search leaves typo'd prose words out: `frames` is not a misspelt `Frame`.
         """
         best: dict[_Key, float] = {}
+        budget = [MAX_FUZZY_LOOKUPS]
         for term, weight in [(t, 1.0) for t in terms.identifiers] + \
                 [(w, WORD_WEIGHT) for w in terms.words]:
             if weight == 1.0:
-                matches = self._matches(term)
+                matches = self._matches(term, budget)
             elif term in self._tail1:
                 matches = [(i, 100.0) for i in self._tail1[term]]
             elif fuzzy_words and len(term) >= 6:  # a typo'd name without underscores: argsrot
-                matches = self._lookup("tail1", term, 85)
+                matches = self._lookup("tail1", term, 85, budget)
             else:
                 matches = []
             for i, score in matches:
