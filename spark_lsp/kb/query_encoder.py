@@ -78,10 +78,14 @@ class OnnxQueryEncoder:
                                             providers=["CPUExecutionProvider"])
         self.names = [i.name for i in self.session.get_inputs()]
 
-    def encode(self, text: str) -> np.ndarray:
+    def encode(self, text: str, max_tokens: int | None = None) -> np.ndarray:
+        """The vector of `text`, cut to `max_tokens` tokens (default: the model's limit)."""
         enc = self.tokenizer.encode(text)
         feeds = {"input_ids": enc.ids, "attention_mask": enc.attention_mask,
                  "token_type_ids": enc.type_ids}
+        if max_tokens is not None and len(enc.ids) > max_tokens >= 2:
+            # as the tokenizer truncates: keep [CLS] and the first tokens, end with [SEP]
+            feeds = {k: v[:max_tokens - 1] + v[-1:] for k, v in feeds.items()}
         out = self.session.run(None, {name: np.asarray([feeds[name]], dtype=np.int64)
                                       for name in self.names})[0][0]
         return np.asarray(out, dtype=np.float32)

@@ -96,3 +96,20 @@ def test_a_build_that_embeds_makes_the_encoder_for_the_first_search(fresh, monke
     report = build_docs(tmp_path / "home", libraries=["sparktinylib"], progress=False)
     assert report.newly_embedded > 0
     assert list(fresh.glob("*.onnx")) and query_encoder._encoder is not None
+
+
+def test_a_query_is_cut_as_the_tokenizer_would_cut_it(fresh):
+    encoder = query_encoder.onnx_encoder(embed.MAX_SEQ_LENGTH)
+    long = TEXTS[-1]
+    cut = encoder.encode(long, embed.QUERY_MAX_TOKENS)
+    model = embed.load_model()
+    try:
+        model.max_seq_length = embed.QUERY_MAX_TOKENS
+        expected = model.encode([long], normalize_embeddings=True)[0]
+    finally:
+        model.max_seq_length = embed.MAX_SEQ_LENGTH
+    assert float(np.dot(cut, expected)) > 0.9999
+    assert float(np.dot(embed.embed_query(long), expected)) > 0.9999
+    short = TEXTS[1]  # shorter than the limit: untouched
+    assert float(np.dot(encoder.encode(short, embed.QUERY_MAX_TOKENS),
+                        encoder.encode(short))) > 0.99999
