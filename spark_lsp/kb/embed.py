@@ -120,6 +120,8 @@ def embed_query(text: str) -> np.ndarray:
     can spare right now (`query_threads`)."""
     from spark_lsp.kb.query_encoder import onnx_encoder
 
+    # lone surrogates (bytes a file could not decode) cannot reach the Rust tokenizer
+    text = text.encode("utf-8", "replace").decode("utf-8")
     encoder = onnx_encoder(MAX_SEQ_LENGTH)
     if encoder is not None:
         return encoder.encode(text, QUERY_MAX_TOKENS)

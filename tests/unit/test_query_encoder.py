@@ -113,3 +113,11 @@ def test_a_query_is_cut_as_the_tokenizer_would_cut_it(fresh):
     short = TEXTS[1]  # shorter than the limit: untouched
     assert float(np.dot(encoder.encode(short, embed.QUERY_MAX_TOKENS),
                         encoder.encode(short))) > 0.99999
+
+
+@pytest.mark.parametrize("encoder", ["onnx", "torch"])
+def test_undecodable_bytes_in_a_query_do_not_break_it(fresh, monkeypatch, encoder):
+    if encoder == "torch":
+        monkeypatch.setenv("SPARK_QUERY_ENCODER", "torch")
+    text = b"sort\xff\xfe values".decode("utf-8", "surrogateescape")
+    assert embed.embed_query(text).shape == (embed.DIM,)
