@@ -1,16 +1,17 @@
 """The documentation knowledge base: build time per stage, size, memory, search latency.
 
     python benchmarks/bench_kb.py [--python PATH] [--libraries ...] [--home DIR] [--reuse]
-                                  [--queries N]
+                                  [--queries N] [--steps cold,incremental,rss,latency]
 
 1. Cold build into a fresh SPARK_HOME (no vector cache): per-stage seconds (harvest, sections,
    copy, embed, insert, index, swap), snippets/s, file size. `--python` documents another
    environment (the >= 34k build: one with tensorflow-cpu and torch installed).
 2. Incremental builds, one library changed (pandas, or the first library):
    a. a new version whose docstrings are the same (version bump): harvest + copy + index;
-   b. every docstring of that library changed (its vectors removed from the cache first).
+   b. every summary of that library to embed again (its vectors removed from the cache, and
+      not copied from the previous knowledge base either).
 3. A process holding what the language server holds (server modules, the knowledge base open,
-   the model loaded, one query run): its RSS.
+   the query encoder loaded, one query and one symbol lookup run): its RSS.
 4. Warm search latency (including embedding the query) over DS-1000 questions and short
    queries, per mode.
 
@@ -202,7 +203,7 @@ def main() -> None:
         incremental(home, args.python, wanted, changed)
     if "rss" in steps:
         rss = server_rss(home)
-        print(f"\nserver-like process with the KB open and the model loaded: RSS "
+        print(f"\nserver-like process with the KB open and the query encoder loaded: RSS "
               f"{rss['rss_mb']:.0f} MB (peak {rss['peak_mb']:.0f} MB)")
     if "latency" in steps:
         questions = []
