@@ -44,6 +44,7 @@ MAX_TERMS = 20
 # Approximate lookups per query (~1-2 ms each over ~60k names): a question with a code listing
 # holds dozens of identifiers, and typos are in the first few; the rest are matched exactly.
 MAX_FUZZY_LOOKUPS = 8
+MEMBER_CUTOFF = 75  # `mena` for `mean` is 75; `srot_values` for `values` 71
 WORD_WEIGHT = 0.6  # an exact plain-word name counts this much of an identifier match
 
 
@@ -152,6 +153,11 @@ class SymbolIndex:
                 return found
         if parts[0][:1].isupper():  # DataFrame.srot_values: a class and its member
             found = self._lookup("tail2", ".".join(parts[-2:]), 85, budget)
+            # the class name carries the ratio of the whole: `DataFrame.values` is 86% like
+            # `DataFrame.srot_values`, but `values` is not a typo of `srot_values`
+            member = parts[-1].lower()
+            found = [(i, s) for i, s in found if s == 100.0 or fuzz.ratio(
+                member, self.names[i].rsplit(".", 1)[-1].lower()) >= MEMBER_CUTOFF]
             if found:
                 return found
         # df.groupby, x.reshape: the receiver is a variable; its member is what matters

@@ -38,3 +38,13 @@ def test_a_query_full_of_identifiers_spends_a_bounded_number_of_fuzzy_lookups(mo
     assert len(calls) <= MAX_FUZZY_LOOKUPS
     assert "pandas.DataFrame.sort_values" in found  # the early typo still found
     assert "pandas.DataFrame.groupby" in found  # exact names never need the budget
+
+
+def test_a_typo_in_the_member_does_not_match_a_shorter_member_of_the_class():
+    idx = SymbolIndex([(n, ("pandas", "1", n), "method") for n in
+                       ["pandas.DataFrame.sort_values", "pandas.DataFrame.values",
+                        "pandas.Series.mean"]])
+    found = [key[2] for key, _ in idx.match(query_terms("DataFrame.srot_values"))]
+    assert found == ["pandas.DataFrame.sort_values"]
+    found = [key[2] for key, _ in idx.match(query_terms("Series.mena"))]
+    assert found == ["pandas.Series.mean"]
