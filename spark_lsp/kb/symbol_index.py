@@ -46,6 +46,7 @@ MAX_TERMS = 20
 MAX_FUZZY_LOOKUPS = 8
 MEMBER_CUTOFF = 75  # `mena` for `mean` is 75; `srot_values` for `values` 71
 WORD_WEIGHT = 0.6  # an exact plain-word name counts this much of an identifier match
+COMPOUND_WEIGHT = 0.9  # words that spell a name exactly ("sort values"), nearly an identifier
 
 
 @dataclass
@@ -53,6 +54,8 @@ class QueryTerms:
     identifiers: list[str] = field(default_factory=list)  # sort_values, DataFrame.srot_values
     words: list[str] = field(default_factory=list)  # merge, groupby (exact names only)
     hints: set[str] = field(default_factory=set)  # libraries the query points at
+    # runs of two or three words written as one name: "no grad" -> no_grad, "train test split"
+    compounds: list[str] = field(default_factory=list)
 
 
 def _looks_like_identifier(token: str) -> bool:
@@ -80,6 +83,14 @@ def query_terms(query: str) -> QueryTerms:
         elif len(token) >= 4 and len(terms.words) < MAX_TERMS:
             terms.words.append(low)
     terms.hints.discard("")
+    words = re.findall(r"[A-Za-z]+|[^A-Za-z\s]+", query)  # punctuation breaks a run
+    for size in (3, 2):
+        for i in range(len(words) - size + 1):
+            run = words[i:i + size]
+            if all(w.isalpha() for w in run):
+                compound = "_".join(w.lower() for w in run)
+                if compound not in terms.compounds and len(terms.compounds) < MAX_TERMS:
+                    terms.compounds.append(compound)
     return terms
 
 
@@ -173,7 +184,8 @@ class SymbolIndex:
         """
         best: dict[_Key, float] = {}
         budget = [MAX_FUZZY_LOOKUPS]
-        for term, weight in [(t, 1.0) for t in terms.identifiers] + \
+        compounds = [(c, COMPOUND_WEIGHT) for c in terms.compounds if c in self._tail1]
+        for term, weight in [(t, 1.0) for t in terms.identifiers] + compounds + \
                 [(w, WORD_WEIGHT) for w in terms.words]:
             if weight == 1.0:
                 matches = self._matches(term, budget)

@@ -48,3 +48,15 @@ def test_a_typo_in_the_member_does_not_match_a_shorter_member_of_the_class():
     assert found == ["pandas.DataFrame.sort_values"]
     found = [key[2] for key, _ in idx.match(query_terms("Series.mena"))]
     assert found == ["pandas.Series.mean"]
+
+
+def test_words_that_spell_a_name_find_it():
+    idx = SymbolIndex([(n, (n.split(".")[0], "1", n), "function") for n in
+                       ["torch.no_grad", "torch.nn.grad", "sklearn.model_selection.train_test_split",
+                        "pandas.DataFrame.to_csv"]])
+    found = [key[2] for key, _ in idx.match(query_terms("torch no grad inference"))]
+    assert found[0] == "torch.no_grad"
+    found = [key[2] for key, _ in idx.match(query_terms("stratified train test split"))]
+    assert found[0] == "sklearn.model_selection.train_test_split"
+    # punctuation ends a run: "to, csv" is not to_csv
+    assert "to_csv" not in query_terms("convert it to, csv files").compounds
