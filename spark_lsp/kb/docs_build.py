@@ -42,7 +42,13 @@ from spark_lsp.kb.db import (
     utc_now,
     writer_lock,
 )
-from spark_lsp.kb.docs_store import DOC_TABLES, has_docs, insert_objects, insert_snippets
+from spark_lsp.kb.docs_store import (
+    DOC_TABLES,
+    has_docs,
+    insert_objects,
+    insert_snippets,
+    insert_usage,
+)
 from spark_lsp.kb.embed import (
     DIM,
     MAX_SEQ_LENGTH,
@@ -232,6 +238,15 @@ def _load_previous_docs(con: duckdb.DuckDBPyConnection, path: Path,
         snippets = [Snippet(*row) for row in con.execute(
             f"SELECT library, version, object, kind, signature, section, text, source FROM "
             f"prev.docs WHERE {where} ORDER BY id", [wanted]).fetchall()]
+        has_usage = con.execute(
+            "SELECT count(*) FROM duckdb_tables() WHERE database_name = 'prev' AND "
+            "schema_name = 'main' AND table_name = 'doc_usage'").fetchone()[0]
+        if has_usage:  # a file from before the table: the counts come with the next harvest
+            for lib, version, name, uses in con.execute(
+                    f"SELECT library, version, name, uses FROM prev.doc_usage WHERE {where}",
+                    [wanted]).fetchall():
+                if (lib, version) in harvests:
+                    harvests[(lib, version)].usage[name] = uses
         return list(harvests.values()), snippets
     finally:
         con.execute("DETACH prev")
@@ -575,6 +590,7 @@ def _insert_libraries(con: duckdb.DuckDBPyConnection, harvests: list[LibraryHarv
                         [h.library, h.version, h.python, len(h.objects),
                          counts.get((h.library, h.version), 0), h.harvested_at or now,
                          round(h.seconds, 3)])
+            insert_usage(con, h.library, h.version, h.usage)
 
 
 __all__ = ["BuildReport", "LibraryResult", "build_docs", "build_indexes", "is_disk_full",

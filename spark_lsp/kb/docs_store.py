@@ -25,7 +25,7 @@ from spark_lsp.kb.migrate import schema_version
 log = logging.getLogger(__name__)
 
 DOCS_SCHEMA = 2  # the migration that created the documentation tables
-DOC_TABLES = ("doc_libraries", "doc_objects", "docs")
+DOC_TABLES = ("doc_libraries", "doc_objects", "docs", "doc_usage")
 _VECTOR_COLUMNS = ", ".join(f"_docs_vec.column{i}" for i in range(DIM))
 
 
@@ -86,6 +86,16 @@ def insert_snippets(con: duckdb.DuckDBPyConnection, snippets: list[Snippet], nam
         with registered(con, arrays) as joined:
             con.execute(f"INSERT INTO docs ({target}{', embedding' if with_vec else ''}) "
                         f"SELECT {select} FROM {joined}")
+
+
+def insert_usage(con: duckdb.DuckDBPyConnection, library: str, version: str,
+                 usage: dict[str, int]) -> None:
+    """How often each member name of that library version is used in its own source."""
+    if usage:
+        names = sorted(usage)
+        con.execute("INSERT OR REPLACE INTO doc_usage SELECT ?, ?, unnest(?::VARCHAR[]), "
+                    "unnest(?::INTEGER[])",
+                    [library, version, names, [min(usage[n], 2**31 - 1) for n in names]])
 
 
 def insert_objects(con: duckdb.DuckDBPyConnection, objects: list[DocObject],

@@ -109,6 +109,7 @@ class LibraryHarvest:
     message: str = ""
     truncated: bool = False
     harvested_at: datetime | None = None  # UTC; set when stored
+    usage: dict[str, int] = field(default_factory=dict)  # member name -> uses in its source
 
     @property
     def ok(self) -> bool:
@@ -274,8 +275,14 @@ def read_child_output(library: str, path: Path, python: str) -> LibraryHarvest:
                 result.status = "import_failed"
                 result.message = f"{library}: import failed: {rec.get('error', '')}"
                 return result
-            if kind == "error":
+            if kind == "error" and rec.get("stage") == "usage":
+                result.message = f"{library}: API usage not counted: {rec.get('error')}"
+            elif kind == "error":
                 result.message = f"{library}: introspection stopped early: {rec.get('error')}"
+            elif kind == "usage" and isinstance(rec.get("counts"), dict):
+                result.usage = {clean_text(str(name))[:200]: count
+                                for name, count in rec["counts"].items()
+                                if isinstance(count, int) and count > 0}
             elif kind == "library":
                 result.version = clean_text(str(rec.get("version") or "unknown"))
             elif kind == "object" and result.version:

@@ -150,8 +150,11 @@ class Walker:
         self.errors = 0
         self.member_aliases: dict[str, list[str]] = {}  # owner's member -> inherited names
         self.member_home: dict[int, str] = {}  # id(member) -> the class that documents it
+        self.member_names: set[str] = set()  # last components of the names emitted
 
     def emit(self, record: dict) -> None:
+        if record.get("type") == "object" and record.get("kind") != "module":
+            self.member_names.add(record["name"].rsplit(".", 1)[-1])
         self.out.write(json.dumps(record, ensure_ascii=True) + "\n")
 
     def ours(self, obj: object) -> bool:
@@ -350,6 +353,41 @@ class Walker:
             self.emit(rec)
 
 
+_ATTRIBUTE = re.compile(rb"[\w)\]]\.([A-Za-z_]\w*)")
+USAGE_BYTES = 200_000_000  # source read at most per library
+USAGE_FILE_BYTES = 5_000_000  # larger files are generated code, not usage
+USAGE_SECONDS = 30.0
+
+
+def usage_counts(module: types.ModuleType, names: set[str]) -> dict[str, int]:
+    """How often each of `names` is used as an attribute (`df.loc`, `np.where(`) in the
+    library's own Python source and tests: a measure of how common an API is."""
+    roots = list(getattr(module, "__path__", None) or [])
+    if not roots and getattr(module, "__file__", None):
+        roots = [os.path.dirname(module.__file__)]
+    counts: dict[str, int] = {}
+    budget, deadline = USAGE_BYTES, time.monotonic() + USAGE_SECONDS
+    for root in roots:
+        for folder, _, files in os.walk(root):
+            for filename in files:
+                if not filename.endswith(".py") or budget <= 0 or time.monotonic() > deadline:
+                    continue
+                path = os.path.join(folder, filename)
+                try:
+                    if os.path.getsize(path) > USAGE_FILE_BYTES:
+                        continue
+                    with open(path, "rb") as fh:
+                        data = fh.read()
+                except OSError:
+                    continue
+                budget -= len(data)
+                for found in _ATTRIBUTE.findall(data):
+                    name = found.decode("ascii", "replace")
+                    if name in names:
+                        counts[name] = counts.get(name, 0) + 1
+    return counts
+
+
 def main(argv: list[str]) -> int:
     library, output = argv[1], argv[2]
     max_objects = int(argv[3]) if len(argv) > 3 else 60_000
@@ -377,6 +415,12 @@ def main(argv: list[str]) -> int:
             walker.emit({"type": "error", "library": library, "stage": "walk",
                          "error": f"{type(exc).__name__}: {exc}"[:2000]})
             walker.errors += 1
+        try:
+            walker.emit({"type": "usage",
+                         "counts": usage_counts(module, walker.member_names)})
+        except Exception as exc:  # noqa: BLE001 - the documentation stands without it
+            walker.emit({"type": "error", "library": library, "stage": "usage",
+                         "error": f"{type(exc).__name__}: {exc}"[:2000]})
         walker.emit({"type": "done", "objects": walker.count, "errors": walker.errors,
                      "import_seconds": round(imported - started, 3),
                      "seconds": round(time.monotonic() - started, 3),

@@ -9,6 +9,7 @@ library: the installed one when the knowledge base holds it (see `docs_store.def
 from __future__ import annotations
 
 import logging
+import math
 import re
 import threading
 import time
@@ -42,6 +43,12 @@ CANDIDATES = 50  # per mode, before fusion
 # (benchmarks/eval_retrieval.py; the odd ones were not looked at while tuning).
 WEIGHTS = {"bm25": 1.0, "vector": 1.0, "fuzzy": 2.0}
 DEPTH_PENALTY = 0.6
+# Common APIs first among equally relevant ones: the fused score is multiplied by
+# 1 + USAGE_WEIGHT * log(1 + uses) / log(1 + most uses in that library, at least USAGE_FLOOR),
+# where uses counts the member name (not modules) in the library's own source (`doc_usage`). Measured on DS-1000 with the file's
+# imports: NDCG@10 +1.9 on the tuning half, +1.3 on the held-out half.
+USAGE_WEIGHT = 1.0
+USAGE_FLOOR = 1000
 JSON_KEYS = ("object", "library", "version", "kind", "section", "score", "text")
 
 
@@ -154,6 +161,8 @@ class Searcher:
         self._vector_blocks: dict[str, tuple[Any, Any, np.ndarray]] = {}
         self._postings_key: tuple[int, int] | None = None
         self._summaries: dict[_Key, int] = {}
+        self._usage_counts: dict[tuple[str, str], tuple[dict[str, int], float]] = {}
+        self._usage_key: tuple[int, int] | None = None
         self._summaries_key: tuple[int, int] | None = None
         self._lock = threading.Lock()
         self.timings: dict[str, float] = {}
@@ -341,11 +350,35 @@ class Searcher:
                 ranks.setdefault(key, {})[mode] = rank
                 if doc_id is not None and (key not in snippet or rank < snippet[key][0]):
                     snippet[key] = (rank, doc_id)
+        usage = self._usage(con)
         for key in scores:
             scores[key] /= 1 + DEPTH_PENALTY * max(0, key[2].count(".") - 2)
+            counts = usage.get((key[0], key[1]))
+            if counts:
+                uses = counts[0].get(key[2].rsplit(".", 1)[-1], 0)
+                scores[key] *= 1 + USAGE_WEIGHT * math.log1p(uses) / counts[1]
         top = _diverse(sorted(scores, key=lambda key: (-scores[key], key)), k)
         return self._hits(con, [(key, snippet[key][1] if key in snippet else None,
                                  scores[key], ranks[key]) for key in top])
+
+    def _usage(self, con: duckdb.DuckDBPyConnection
+               ) -> dict[tuple[str, str], tuple[dict[str, int], float]]:
+        """Per library version: uses of each member name, and log(1 + the most uses). Empty
+        for a knowledge base built before `doc_usage` existed."""
+        if self._usage_key != self.reader.identity:
+            found: dict[tuple[str, str], dict[str, int]] = {}
+            try:
+                rows = con.execute("SELECT library, version, name, uses FROM doc_usage "
+                                   "WHERE uses > 0").fetchall()
+            except duckdb.CatalogException:
+                rows = []
+            for library, version, name, uses in rows:
+                found.setdefault((library, version), {})[name] = uses
+            # a small library's few counts are noise: they never weigh more than 1,000 uses
+            self._usage_counts = {lv: (names, math.log1p(max(USAGE_FLOOR, *names.values())))
+                                  for lv, names in found.items()}
+            self._usage_key = self.reader.identity
+        return self._usage_counts
 
     def _summary_id(self, con: duckdb.DuckDBPyConnection, key: _Key) -> int | None:
         """The snippet that stands for an object found by name only: its summary (else its

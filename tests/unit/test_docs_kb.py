@@ -488,3 +488,63 @@ def test_a_library_whose_distribution_has_another_name_has_its_version(tmp_path,
     monkeypatch.setenv("PYTHONPATH", str(site))
     found = installed_in(sys.executable, ["renamedlib", "surely_not_installed_lib"])
     assert found == {"renamedlib": "4.5.6", "surely_not_installed_lib": None}
+
+
+def test_api_usage_is_counted_and_lifts_common_apis(kb_copy):
+    import math
+
+    from spark_lsp.kb.db import connect, load_extensions
+
+    path = kb_file(kb_copy)
+    con = open_readonly(path, timeout=10)
+    try:
+        rows = con.execute("SELECT library, name, uses FROM doc_usage").fetchall()
+        members = {r[0].rsplit(".", 1)[-1] for r in con.execute(
+            "SELECT object FROM doc_objects WHERE kind <> 'module'").fetchall()}
+    finally:
+        con.close()
+    # docstring_parser's own source uses its API; only documented members are counted
+    assert any(lib == "docstring_parser" and uses > 0 for lib, _, uses in rows)
+    assert {name for _, name, _ in rows} <= members
+    before = Searcher(path).search("sort_values stable", k=1)[0]
+    writer = connect(path)
+    load_extensions(writer, ["vss", "fts"])  # the file holds an HNSW index
+    try:
+        writer.execute("INSERT OR REPLACE INTO doc_usage VALUES "
+                       "('sparktinylib', '1.0', 'sort_values', 5000)")
+        writer.execute("CHECKPOINT")
+    finally:
+        writer.close()
+    after = Searcher(path).search("sort_values stable", k=1)[0]
+    assert after.object == before.object == "sparktinylib.Frame.sort_values"
+    expected = before.score * (1 + math.log1p(5000) / math.log1p(5000))
+    assert after.score == pytest.approx(expected, rel=1e-3)
+
+
+def test_a_knowledge_base_without_usage_counts_still_searches(kb_copy):
+    from spark_lsp.kb.db import connect, load_extensions
+
+    writer = connect(kb_file(kb_copy))
+    load_extensions(writer, ["vss", "fts"])
+    try:
+        writer.execute("DROP TABLE doc_usage")
+        writer.execute("CHECKPOINT")
+    finally:
+        writer.close()
+    hits = Searcher(kb_file(kb_copy)).search("sort_values stable", k=3)
+    assert hits and hits[0].object == "sparktinylib.Frame.sort_values"
+
+
+def test_usage_counts_of_unchanged_libraries_are_carried_over(kb_copy):
+    def counts():
+        con = open_readonly(kb_file(kb_copy), timeout=10)
+        try:
+            return con.execute("SELECT library, version, name, uses FROM doc_usage "
+                               "ORDER BY ALL").fetchall()
+        finally:
+            con.close()
+
+    before = counts()
+    report = build_docs(kb_copy, libraries=LIBS, progress=False)
+    assert {r.status for r in report.libraries} == {"unchanged"}
+    assert counts() == before and before
