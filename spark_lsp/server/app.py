@@ -1,4 +1,5 @@
-"""The language server: session state on `SparkServer`, and short LSP handlers wired to it.
+"""The language server: session state on `SparkServer`, and short LSP handlers wired to it
+(document sync, diagnostics, hover, code actions here; workspace commands in `commands.py`).
 
 Handlers read state, call the core (analysis, outcomes, hover and action builders) and convert;
 each is `guarded`, so one failing feature logs, tells the user once, and the server keeps going.
@@ -15,12 +16,11 @@ from typing import Any
 
 from lsprotocol import types
 from pygls.capabilities import get_capability
-from pygls.exceptions import FeatureRequestError, JsonRpcInvalidParams
+from pygls.exceptions import FeatureRequestError
 from pygls.lsp.server import LanguageServer
 from pygls.uris import to_fs_path
 
 from spark_lsp import __version__
-from spark_lsp.agent import AgentInputError
 from spark_lsp.analysis import Analyzer, Card, installed_versions
 from spark_lsp.check import make_analyzer
 from spark_lsp.config import Settings, spark_home
@@ -32,29 +32,22 @@ from spark_lsp.memory.privacy import warm_up_in_background
 from spark_lsp.server import actions
 from spark_lsp.server.ask import (
     ASK_KIND,
-    ASK_SPARK,
     HOVER_WAIT,
     AskFeature,
     ask_action,
-    ask_argument,
-    document_uri,
     hover_extra,
     wants_ask,
-    write_answer,
 )
+from spark_lsp.server.commands import register_commands
 from spark_lsp.server.convert import char_column
 from spark_lsp.server.docs_hover import describe_at_async, doc_hover_text
 from spark_lsp.server.documents import DocumentStore, refresh
 from spark_lsp.server.errors import guarded
-from spark_lsp.server.explain import EXPLAIN_ERROR, explain_argument, fix_edits, write_explanation
 from spark_lsp.server.hover import hover_text
 from spark_lsp.server.memory_watch import MemoryFeature
 from spark_lsp.server.organic import OrganicTracker, Rewrite
 from spark_lsp.server.other_answers import (
-    EXPLAIN_DIAGNOSTIC,
     actions_for,
-    automatic_fix,
-    explain_diagnostic_argument,
     hover_for,
 )
 from spark_lsp.server.other_diagnostics import (
@@ -427,107 +420,7 @@ def create_server() -> SparkServer:
     assert isinstance(server.protocol, SparkProtocol)
     server.protocol.other_diagnostics_handler = partial(other_diagnostics, server)  # fast path
 
-    @server.command(EXPLAIN_DIAGNOSTIC)
-    @guarded("explain_diagnostic")
-    async def explain_diagnostic(ls: SparkServer, *args: Any) -> dict[str, Any]:
-        try:
-            uri, diagnostic = explain_diagnostic_argument(args)
-        except ValueError as exc:
-            raise JsonRpcInvalidParams(str(exc)) from None
-        if ls.documents.get(uri) is None:
-            raise JsonRpcInvalidParams(f"{EXPLAIN_DIAGNOSTIC}: {uri} is not open")
-        text = ls.workspace.get_text_document(uri).source
-        explanation = await others.explain(ls, diagnostic, text)
-        if explanation is None:
-            ls.show(f"Spark has nothing specific to say about {diagnostic.source or 'this'}: "
-                    f"{diagnostic.message[:200]}")
-            return {"recommendation": None}
-        rec = explanation.recommendation
-        answer = write_explanation(uri, explanation)
-        shown = await _show_answer(ls, answer, f"Spark: {rec.title}. {rec.advice}")
-        return {"recommendation": rec.to_dict(), "document": document_uri(answer),
-                "fix": fix_edits(automatic_fix(explanation), text, ls.encoding),
-                "shown": shown}
-
-    @server.command(actions.RECORD_OUTCOME)
-    @guarded("record_outcome")
-    def record_outcome(ls: SparkServer, *args: Any) -> dict[str, Any]:
-        try:
-            a = actions.outcome_argument(args)
-        except ValueError as exc:
-            raise JsonRpcInvalidParams(str(exc)) from None
-        trace = ls.tracker(a.uri).resolve(a.outcome, a.code, a.fingerprint, a.line, a.before,
-                                          a.after)
-        ls.record([trace])
-        if a.outcome == "rejected":  # not shown again in this workspace for the same code
-            ls.team.reject(a.fingerprint)
-            ls.republish()
-        return {"recorded": bool(ls.settings.trace)}
-
-    @server.command(actions.DISABLE_CODE)
-    @guarded("disable_code")
-    def disable_code(ls: SparkServer, *args: Any) -> dict[str, Any]:
-        try:
-            code = actions.code_argument(args)
-        except ValueError as exc:
-            raise JsonRpcInvalidParams(str(exc)) from None
-        ls.disable_code(code)
-        return {"disabled": sorted(ls.session_ignore)}
-
-    @server.command(ASK_SPARK)
-    @guarded("ask_spark")
-    async def ask_spark(ls: SparkServer, *args: Any) -> dict[str, Any]:
-        try:
-            uri, first, last = ask_argument(args)
-        except ValueError as exc:
-            raise JsonRpcInvalidParams(str(exc)) from None
-        if ls.documents.get(uri) is None:
-            raise JsonRpcInvalidParams(f"{ASK_SPARK}: {uri} is not open")
-        text = ls.workspace.get_text_document(uri).source
-        agent = asker.agent(ls.settings, list(ls.cards.values()))
-        rec = await asker.recommend(agent, text, first, last, uri)
-        answer = write_answer(uri, rec)
-        shown = await _show_answer(ls, answer, f"Spark: {rec.title}. {rec.advice}")
-        return {"recommendation": rec.to_dict(), "document": document_uri(answer),
-                "shown": shown}
-
-    @server.command(EXPLAIN_ERROR)
-    @guarded("explain_error")
-    async def explain_error(ls: SparkServer, *args: Any) -> dict[str, Any]:
-        try:
-            traceback, uri = explain_argument(args)
-        except ValueError as exc:
-            raise JsonRpcInvalidParams(str(exc)) from None
-        text, path = "", ""
-        if uri is not None and ls.documents.get(uri) is not None:
-            text = ls.workspace.get_text_document(uri).source
-            path = to_fs_path(uri) or uri
-        agent = asker.agent(ls.settings, list(ls.cards.values()))
-        try:
-            explanation = await asker.call(lambda: agent.explain_error(traceback, text, path))
-        except AgentInputError as exc:  # not a traceback, too large: say so, keep serving
-            ls.show(f"Spark: {exc}", types.MessageType.Warning)
-            return {"error": str(exc)}
-        rec = explanation.recommendation
-        answer = write_explanation(uri or "spark:explain-error", explanation)
-        shown = await _show_answer(ls, answer, f"Spark: {rec.title}. {rec.advice}")
-        return {"explanation": explanation.to_dict(), "recommendation": rec.to_dict(),
-                "fix": fix_edits(explanation.finding, text, ls.encoding) if text else None,
-                "document": document_uri(answer), "shown": shown}
-
-    async def _show_answer(ls: SparkServer, answer: Path, message: str) -> bool:
-        """Open the answer's markdown file in the editor; a message when the client cannot."""
-        shown = False
-        if ls.client_supports("window.show_document.support"):
-            try:
-                result = await ls.window_show_document_async(types.ShowDocumentParams(
-                    uri=document_uri(answer), take_focus=False))
-                shown = bool(result and result.success)
-            except Exception as exc:  # noqa: BLE001 - the client refused: a message still gets it across
-                log.info("window/showDocument failed: %s", exc)
-        if not shown:
-            ls.show(f"{message} (full answer: {answer})")
-        return shown
+    register_commands(server, asker, others)
 
     async def _docs_hover(ls: SparkServer, text: str, position: types.Position,
                           kind: types.MarkupKind) -> types.Hover | None:
@@ -552,7 +445,7 @@ def create_server() -> SparkServer:
                 timeout=HOVER_WAIT)
         except TimeoutError:
             return ""
-        except Exception as exc:  # the plain explanation is still worth showing
+        except Exception as exc:  # noqa: BLE001 - the plain explanation is still worth showing
             log.warning("no recommendation for the hover: %s", exc)
             return ""
         return "\n\n" + hover_extra(rec, markdown)
