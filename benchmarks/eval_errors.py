@@ -34,6 +34,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from eval_ds1000 import setup_code
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -76,15 +78,6 @@ class Result:
     codes: list[str | None] = field(default_factory=list)
     titles: list[str] = field(default_factory=list)
     ms: float = 0.0
-
-
-def setup_code(prompt: str) -> str:
-    """The problem's setup: the last `<code>` block before `BEGIN SOLUTION`."""
-    import re
-
-    head = prompt.split("BEGIN SOLUTION")[0]
-    blocks = re.findall(r"<code>\n?(.*?)</code>", head, flags=re.DOTALL)
-    return blocks[-1] if blocks else ""
 
 
 def error_type(line: str) -> str:
