@@ -13,11 +13,11 @@ import math
 import re
 import threading
 import time
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import duckdb
 import numpy as np
@@ -32,6 +32,7 @@ from spark_lsp.kb.reader import KBReader
 from spark_lsp.kb.symbol_index import SymbolIndex, query_terms
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 MODES = ("bm25", "vector", "fuzzy", "hybrid")
 RRF_K = 60
@@ -45,8 +46,9 @@ WEIGHTS = {"bm25": 1.0, "vector": 1.0, "fuzzy": 2.0}
 DEPTH_PENALTY = 0.6
 # Common APIs first among equally relevant ones: the fused score is multiplied by
 # 1 + USAGE_WEIGHT * log(1 + uses) / log(1 + most uses in that library, at least USAGE_FLOOR),
-# where uses counts the member name (not modules) in the library's own source (`doc_usage`). Measured on DS-1000 with the file's
-# imports: NDCG@10 +1.9 on the tuning half, +1.3 on the held-out half.
+# where uses counts the member name (not modules) in the library's own source (`doc_usage`).
+# Measured on DS-1000 with the file's imports: NDCG@10 +1.9 on the tuning half, +1.3 on the
+# held-out half.
 USAGE_WEIGHT = 1.0
 USAGE_FLOOR = 1000
 JSON_KEYS = ("object", "library", "version", "kind", "section", "score", "text")
@@ -154,16 +156,9 @@ class Searcher:
         self._symbols: SymbolIndex | None = None
         self._symbols_key: tuple[Any, ...] | None = None
         self._versions: dict[str, str] | None = None
-        self._postings: Postings | None = None
         self._docs_checked = -1  # `reader.opens` of the connection found to hold docs
-        self._vector_counts: dict[str, int] = {}  # 'library\x1fversion' -> snippets with vectors
-        self._vectors_key: tuple[int, int] | None = None
-        self._vector_blocks: dict[str, tuple[Any, Any, np.ndarray]] = {}
-        self._postings_key: tuple[int, int] | None = None
-        self._summaries: dict[_Key, int] = {}
-        self._usage_counts: dict[tuple[str, str], tuple[dict[str, int], float]] = {}
-        self._usage_key: tuple[int, int] | None = None
-        self._summaries_key: tuple[int, int] | None = None
+        self._file_state: dict[str, Any] = {}  # see `_per_file`
+        self._file_key: tuple[int, int] | None = None
         self._lock = threading.Lock()
         self.timings: dict[str, float] = {}
 
@@ -182,16 +177,24 @@ class Searcher:
         assert self._versions is not None
         return self._versions, self._symbols
 
+    def _per_file(self, name: str, load: Callable[[], T]) -> T:
+        """State read from the open file (postings, vectors, maps): loaded on first use, dropped
+        when a build has replaced the file."""
+        if self._file_key != self.reader.identity:
+            self._file_state = {}
+            self._file_key = self.reader.identity
+        if name not in self._file_state:
+            self._file_state[name] = load()
+        return self._file_state[name]
+
     # -- modes --------------------------------------------------------------------------------
     def _bm25(self, con: duckdb.DuckDBPyConnection, query: str, scope: list[str],
               n: int) -> list[tuple[int, _Key, float]]:
         text = _prose(query)
         if not text.strip():
             return []
-        if self._postings is None or self._postings_key != self.reader.identity:
-            self._postings = Postings(con)
-            self._postings_key = self.reader.identity
-        return self._postings.search(con, text, scope, n)
+        postings = self._per_file("postings", lambda: Postings(con))
+        return postings.search(con, text, scope, n)
 
     def _embedding(self, query: str) -> np.ndarray:
         started = time.perf_counter()
@@ -204,8 +207,9 @@ class Searcher:
         """Exact cosine over the vectors of the searched versions, in memory (loaded once per
         file and version; the vectors are unit length, so cosine is a dot product)."""
         found: list[tuple[int, _Key, float]] = []
+        blocks: dict[str, tuple[Any, Any, np.ndarray]] = self._per_file("vector_blocks", dict)
         for scope in sorted(allowed):
-            block = self._vector_blocks.get(scope)
+            block = blocks.get(scope)
             if block is None:
                 library, version = scope.split("\x1f", 1)
                 rows = con.execute(
@@ -213,7 +217,7 @@ class Searcher:
                     "library = ? AND version = ? ORDER BY id", [library, version]).fetchnumpy()
                 matrix = np.stack(rows["embedding"]).astype(np.float32) if len(rows["id"]) \
                     else np.zeros((0, DIM), dtype=np.float32)
-                block = self._vector_blocks[scope] = (rows["id"], rows["object"], matrix)
+                block = blocks[scope] = (rows["id"], rows["object"], matrix)
             ids, objects, matrix = block
             if not len(ids):
                 continue
@@ -228,14 +232,12 @@ class Searcher:
     def _vector(self, con: duckdb.DuckDBPyConnection, query: np.ndarray, scope: list[str],
                 n: int) -> list[tuple[int, _Key, float]]:
         allowed = set(scope)
-        if self._vectors_key != self.reader.identity:
-            self._vector_counts = dict(con.execute(
-                "SELECT library || chr(31) || version, count(*) FROM docs "
-                "WHERE embedding IS NOT NULL GROUP BY ALL").fetchall())
-            self._vectors_key = self.reader.identity
-            self._vector_blocks = {}
-        total = sum(self._vector_counts.values())
-        scoped = sum(c for s, c in self._vector_counts.items() if s in allowed)
+        # 'library\x1fversion' -> snippets with vectors
+        counts: dict[str, int] = self._per_file("vector_counts", lambda: dict(con.execute(
+            "SELECT library || chr(31) || version, count(*) FROM docs "
+            "WHERE embedding IS NOT NULL GROUP BY ALL").fetchall()))
+        total = sum(counts.values())
+        scoped = sum(c for s, c in counts.items() if s in allowed)
         if 2 * scoped < total:
             # One or two libraries of nine: HNSW would mostly return other libraries'
             # neighbours (and serves only an unfiltered `ORDER BY distance LIMIT n`); an exact
@@ -350,7 +352,7 @@ class Searcher:
                 ranks.setdefault(key, {})[mode] = rank
                 if doc_id is not None and (key not in snippet or rank < snippet[key][0]):
                     snippet[key] = (rank, doc_id)
-        usage = self._usage(con)
+        usage = self._per_file("usage", lambda: self._load_usage(con))
         for key in scores:
             scores[key] /= 1 + DEPTH_PENALTY * max(0, key[2].count(".") - 2)
             counts = usage.get((key[0], key[1]))
@@ -361,35 +363,32 @@ class Searcher:
         return self._hits(con, [(key, snippet[key][1] if key in snippet else None,
                                  scores[key], ranks[key]) for key in top])
 
-    def _usage(self, con: duckdb.DuckDBPyConnection
-               ) -> dict[tuple[str, str], tuple[dict[str, int], float]]:
+    @staticmethod
+    def _load_usage(con: duckdb.DuckDBPyConnection
+                    ) -> dict[tuple[str, str], tuple[dict[str, int], float]]:
         """Per library version: uses of each member name, and log(1 + the most uses). Empty
         for a knowledge base built before `doc_usage` existed."""
-        if self._usage_key != self.reader.identity:
-            found: dict[tuple[str, str], dict[str, int]] = {}
-            try:
-                rows = con.execute("SELECT library, version, name, uses FROM doc_usage "
-                                   "WHERE uses > 0").fetchall()
-            except duckdb.CatalogException:
-                rows = []
-            for library, version, name, uses in rows:
-                found.setdefault((library, version), {})[name] = uses
-            # a small library's few counts are noise: they never weigh more than 1,000 uses
-            self._usage_counts = {lv: (names, math.log1p(max(USAGE_FLOOR, *names.values())))
-                                  for lv, names in found.items()}
-            self._usage_key = self.reader.identity
-        return self._usage_counts
+        found: dict[tuple[str, str], dict[str, int]] = {}
+        try:
+            rows = con.execute("SELECT library, version, name, uses FROM doc_usage "
+                               "WHERE uses > 0").fetchall()
+        except duckdb.CatalogException:
+            rows = []
+        for library, version, name, uses in rows:
+            found.setdefault((library, version), {})[name] = uses
+        # a small library's few counts are noise: they never weigh more than 1,000 uses
+        return {lv: (names, math.log1p(max(USAGE_FLOOR, *names.values())))
+                for lv, names in found.items()}
 
     def _summary_id(self, con: duckdb.DuckDBPyConnection, key: _Key) -> int | None:
         """The snippet that stands for an object found by name only: its summary (else its
         first snippet). The map is read once per file (~50 ms) — the same lookup in SQL scans
         the whole table on every query."""
-        if self._summaries_key != self.reader.identity:
-            self._summaries = {(r[0], r[1], r[2]): r[3] for r in con.execute(
+        summaries: dict[_Key, int] = self._per_file("summaries", lambda: {
+            (r[0], r[1], r[2]): r[3] for r in con.execute(
                 "SELECT library, version, object, coalesce(min(id) FILTER "
-                "(WHERE section = 'summary'), min(id)) FROM docs GROUP BY ALL").fetchall()}
-            self._summaries_key = self.reader.identity
-        return self._summaries.get(key)
+                "(WHERE section = 'summary'), min(id)) FROM docs GROUP BY ALL").fetchall()})
+        return summaries.get(key)
 
     def _hits(self, con: duckdb.DuckDBPyConnection,
               chosen: list[tuple[_Key, int | None, float, dict[str, int]]]) -> list[DocHit]:
