@@ -148,11 +148,9 @@ def onnx_encoder(max_tokens: int) -> OnnxQueryEncoder | None:
     return _encoder
 
 
-def _make(max_tokens: int) -> OnnxQueryEncoder | None:
-    global _failed
+def _make(max_tokens: int) -> OnnxQueryEncoder:
     if os.environ.get("SPARK_QUERY_ENCODER", "").lower() == "torch":
-        _failed = "SPARK_QUERY_ENCODER=torch"
-        return None
+        raise RuntimeError("turned off by SPARK_QUERY_ENCODER=torch")
     import onnxruntime  # noqa: F401 - missing: fall back, before any export work
 
     model = model_path()
