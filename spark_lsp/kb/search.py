@@ -9,7 +9,6 @@ library: the installed one when the knowledge base holds it (see `docs_store.def
 from __future__ import annotations
 
 import logging
-import math
 import re
 import threading
 import time
@@ -27,6 +26,7 @@ from spark_lsp.kb.bm25 import Postings
 from spark_lsp.kb.db import KBError, kb_file
 from spark_lsp.kb.docs_store import default_versions, has_docs
 from spark_lsp.kb.embed import DIM, ModelUnavailable, embed_query, vector_literal
+from spark_lsp.kb.fusion import Key, Ranking, Usage, fuse, top, usage_table
 from spark_lsp.kb.harvest import import_name
 from spark_lsp.kb.reader import KBReader
 from spark_lsp.kb.symbol_index import SymbolIndex, query_terms
@@ -35,22 +35,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 MODES = ("bm25", "vector", "fuzzy", "hybrid")
-RRF_K = 60
-CANDIDATES = 50  # per mode, before fusion
-# Fusion weights: a name in the query (`df.groupby`, `np.argsort`) is the strongest evidence
-# there is, and fuzzy is silent when there is none. Deep names (`pandas.io.formats.style.Styler.
-# format`) are rarely what a question is about: each level below library.Class.member divides
-# the fused score by 1 + DEPTH_PENALTY. Both chosen on the even-numbered DS-1000 problems
-# (benchmarks/eval_retrieval.py; the odd ones were not looked at while tuning).
-WEIGHTS = {"bm25": 1.0, "vector": 1.0, "fuzzy": 2.0}
-DEPTH_PENALTY = 0.6
-# Common APIs first among equally relevant ones: the fused score is multiplied by
-# 1 + USAGE_WEIGHT * log(1 + uses) / log(1 + most uses in that library, at least USAGE_FLOOR),
-# where uses counts the member name (not modules) in the library's own source (`doc_usage`).
-# Measured on DS-1000 with the file's imports: NDCG@10 +1.9 on the tuning half, +1.3 on the
-# held-out half.
-USAGE_WEIGHT = 1.0
-USAGE_FLOOR = 1000
+CANDIDATES = 50  # per mode, before fusion (kb/fusion.py)
 JSON_KEYS = ("object", "library", "version", "kind", "section", "score", "text")
 
 
@@ -76,7 +61,6 @@ class SearchUnavailable(KBError):
     """No documentation to search yet (or the file is busy)."""
 
 
-_Key = tuple[str, str, str]  # library, version, object
 _SNIPPET_COLUMNS = "id, library, version, object, kind, section, text, signature, source"
 
 
@@ -128,25 +112,6 @@ def _prose(query: str, max_words: int = 60) -> str:
 _EMBEDDER = ThreadPoolExecutor(1, thread_name_prefix="spark-embed-query")
 
 
-def _diverse(ranked: list[_Key], k: int) -> list[_Key]:
-    """The first `k` of `ranked`, one object per (library, member name) first: four
-    `value_counts` (DataFrame, Series, Index, Categorical) say the same thing and push other
-    answers off the page. The repeats come after, in their order, when fewer than k remain."""
-    first: list[_Key] = []
-    repeats: list[_Key] = []
-    seen: set[tuple[str, str]] = set()
-    for key in ranked:
-        name = (key[0], key[2].rsplit(".", 1)[-1])
-        if name in seen:
-            repeats.append(key)
-        else:
-            seen.add(name)
-            first.append(key)
-        if len(first) >= k:
-            break
-    return (first + repeats)[:k]
-
-
 class Searcher:
     """Search over one knowledge-base file; keeps a short-lived connection and name index."""
 
@@ -189,7 +154,7 @@ class Searcher:
 
     # -- modes --------------------------------------------------------------------------------
     def _bm25(self, con: duckdb.DuckDBPyConnection, query: str, scope: list[str],
-              n: int) -> list[tuple[int, _Key, float]]:
+              n: int) -> list[tuple[int, Key, float]]:
         text = _prose(query)
         if not text.strip():
             return []
@@ -203,10 +168,10 @@ class Searcher:
         return vec
 
     def _exact(self, con: duckdb.DuckDBPyConnection, query: np.ndarray, allowed: set[str],
-               n: int) -> list[tuple[int, _Key, float]]:
+               n: int) -> list[tuple[int, Key, float]]:
         """Exact cosine over the vectors of the searched versions, in memory (loaded once per
         file and version; the vectors are unit length, so cosine is a dot product)."""
-        found: list[tuple[int, _Key, float]] = []
+        found: list[tuple[int, Key, float]] = []
         blocks: dict[str, tuple[Any, Any, np.ndarray]] = self._per_file("vector_blocks", dict)
         for scope in sorted(allowed):
             block = blocks.get(scope)
@@ -230,7 +195,7 @@ class Searcher:
         return found[:n]
 
     def _vector(self, con: duckdb.DuckDBPyConnection, query: np.ndarray, scope: list[str],
-                n: int) -> list[tuple[int, _Key, float]]:
+                n: int) -> list[tuple[int, Key, float]]:
         allowed = set(scope)
         # 'library\x1fversion' -> snippets with vectors
         counts: dict[str, int] = self._per_file("vector_counts", lambda: dict(con.execute(
@@ -258,7 +223,7 @@ class Searcher:
             f"ORDER BY d LIMIT ?", [vec, scope, n]).fetchall()
         return [(r[0], (r[1], r[2], r[3]), 1.0 - float(r[4])) for r in rows]
 
-    # -- the entry point ----------------------------------------------------------------------
+    # -- the entry points ---------------------------------------------------------------------
     def search(self, query: str, library: str | Collection[str] | None = None, k: int = 10,
                mode: str = "hybrid",
                *, versions: dict[str, str] | None = None) -> list[DocHit]:
@@ -267,64 +232,84 @@ class Searcher:
         query = query.strip()
         if not query or k <= 0:
             return []
-        if isinstance(library, str):
-            library = [library]
-        libs = frozenset(import_name(x) for x in library) if library else None
         with self._lock, self.reader.connection() as con:
-            if con is None:
-                raise SearchUnavailable(
-                    f"no knowledge base at {self.path}: run `spark kb build`"
-                    if not self.path.is_file() else
-                    f"the knowledge base {self.path} is busy (being written); try again")
-            # checked once per connection: no writer can change the file while it is open
-            if self._docs_checked != self.reader.opens:
-                if not has_docs(con):
-                    raise SearchUnavailable(f"{self.path} holds no documentation yet: run "
-                                            f"`spark kb build`")
-                self._docs_checked = self.reader.opens
-            chosen, symbols = self._state(con, versions)
-            if not chosen:
-                raise SearchUnavailable(f"{self.path} holds no documentation yet: run "
-                                        f"`spark kb build`")
-            scope = _scope(chosen, libs)
-            if not scope:
-                return []
-            n = max(CANDIDATES, 3 * k)
-            rankings: dict[str, list[tuple[int | None, _Key, float]]] = {}
-            # The query's embedding (model, ~20-40 ms) is computed on a worker thread while
-            # BM25 and the name index run here: on two cores they overlap instead of adding up.
-            modes = ("bm25", "fuzzy", "vector") if mode == "hybrid" else (mode,)
-            embedding = _EMBEDDER.submit(self._embedding, query) if "vector" in modes else None
-            for m in modes:
-                started = time.perf_counter()
-                if m == "bm25":
-                    found: list[tuple[int | None, _Key, float]] = list(
-                        self._bm25(con, query, scope, n))
-                elif m == "vector":
-                    try:
-                        assert embedding is not None
-                        found = list(self._vector(con, embedding.result(), scope, n))
-                    except ModelUnavailable as exc:
-                        if mode == "vector":
-                            raise
-                        log.warning("hybrid search without vectors: %s", exc)
-                        continue
-                else:
-                    found = [(None, key, score) for key, score in
-                             symbols.match(query_terms(query), libraries=libs, limit=n,
-                                           fuzzy_words=mode == "fuzzy")]
-                rankings[m] = found
-                self.timings[m] = time.perf_counter() - started
+            rankings = self._rankings(con, query, library, mode, max(CANDIDATES, 3 * k),
+                                      versions)
             started = time.perf_counter()
-            hits = self._fuse(con, rankings, k) if mode == "hybrid" else \
-                self._single(con, rankings[mode], mode, k)
+            if not rankings:
+                hits = []
+            elif mode == "hybrid":
+                hits = self._fused_hits(con, rankings, k)
+            else:
+                hits = self._single(con, rankings[mode], mode, k)
             self.timings["fetch"] = time.perf_counter() - started
         return hits
 
-    def _single(self, con: duckdb.DuckDBPyConnection,
-                ranking: list[tuple[int | None, _Key, float]], mode: str, k: int
+    def rankings(self, query: str, library: str | Collection[str] | None = None,
+                 n: int = CANDIDATES, *, versions: dict[str, str] | None = None
+                 ) -> tuple[dict[str, Ranking], Usage]:
+        """What hybrid search fuses: each mode's first `n` snippets or names, and the usage
+        counts (for replaying the fusion in benchmarks; see `fusion.fuse`)."""
+        query = query.strip()
+        if not query or n <= 0:
+            return {}, {}
+        with self._lock, self.reader.connection() as con:
+            return (self._rankings(con, query, library, "hybrid", n, versions),
+                    self._usage(con))
+
+    def _rankings(self, con: duckdb.DuckDBPyConnection | None, query: str,
+                  library: str | Collection[str] | None, mode: str, n: int,
+                  versions: dict[str, str] | None) -> dict[str, Ranking]:
+        if con is None:
+            raise SearchUnavailable(
+                f"no knowledge base at {self.path}: run `spark kb build`"
+                if not self.path.is_file() else
+                f"the knowledge base {self.path} is busy (being written); try again")
+        # checked once per connection: no writer can change the file while it is open
+        if self._docs_checked != self.reader.opens:
+            if not has_docs(con):
+                raise SearchUnavailable(f"{self.path} holds no documentation yet: run "
+                                        f"`spark kb build`")
+            self._docs_checked = self.reader.opens
+        chosen, symbols = self._state(con, versions)
+        if not chosen:
+            raise SearchUnavailable(f"{self.path} holds no documentation yet: run "
+                                    f"`spark kb build`")
+        if isinstance(library, str):
+            library = [library]
+        libs = frozenset(import_name(x) for x in library) if library else None
+        scope = _scope(chosen, libs)
+        if not scope:
+            return {}
+        rankings: dict[str, Ranking] = {}
+        # The query's embedding (model, ~20-40 ms) is computed on a worker thread while BM25
+        # and the name index run here: on two cores they overlap instead of adding up.
+        modes = ("bm25", "fuzzy", "vector") if mode == "hybrid" else (mode,)
+        embedding = _EMBEDDER.submit(self._embedding, query) if "vector" in modes else None
+        for m in modes:
+            started = time.perf_counter()
+            if m == "bm25":
+                found: Ranking = list(self._bm25(con, query, scope, n))
+            elif m == "vector":
+                try:
+                    assert embedding is not None
+                    found = list(self._vector(con, embedding.result(), scope, n))
+                except ModelUnavailable as exc:
+                    if mode == "vector":
+                        raise
+                    log.warning("hybrid search without vectors: %s", exc)
+                    continue
+            else:
+                found = [(None, key, score) for key, score in
+                         symbols.match(query_terms(query), libraries=libs, limit=n,
+                                       fuzzy_words=mode == "fuzzy")]
+            rankings[m] = found
+            self.timings[m] = time.perf_counter() - started
+        return rankings
+
+    def _single(self, con: duckdb.DuckDBPyConnection, ranking: Ranking, mode: str, k: int
                 ) -> list[DocHit]:
-        best: dict[_Key, tuple[int | None, float, int]] = {}
+        best: dict[Key, tuple[int | None, float, int]] = {}
         for doc_id, key, score in ranking:
             if key not in best:
                 best[key] = (doc_id, score, len(best) + 1)
@@ -333,65 +318,35 @@ class Searcher:
         return self._hits(con, [(key, doc_id, score, {mode: rank})
                                 for key, (doc_id, score, rank) in best.items()])
 
-    def _fuse(self, con: duckdb.DuckDBPyConnection,
-              rankings: dict[str, list[tuple[int | None, _Key, float]]], k: int) -> list[DocHit]:
-        scores: dict[_Key, float] = {}
-        snippet: dict[_Key, tuple[int, int]] = {}  # key -> (rank, snippet id) of its best snippet
-        ranks: dict[_Key, dict[str, int]] = {}
-        for mode, ranking in rankings.items():
-            seen: set[_Key] = set()
-            for doc_id, key, score in ranking:
-                if key in seen:
-                    continue
-                seen.add(key)
-                rank = len(seen)
-                # a fuzzy name match votes with its strength: an exact identifier fully, a
-                # plain word that happens to be a name (`merge`) less
-                weight = WEIGHTS[mode] * (score if mode == "fuzzy" else 1.0)
-                scores[key] = scores.get(key, 0.0) + weight / (RRF_K + rank)
-                ranks.setdefault(key, {})[mode] = rank
-                if doc_id is not None and (key not in snippet or rank < snippet[key][0]):
-                    snippet[key] = (rank, doc_id)
-        usage = self._per_file("usage", lambda: self._load_usage(con))
-        for key in scores:
-            scores[key] /= 1 + DEPTH_PENALTY * max(0, key[2].count(".") - 2)
-            counts = usage.get((key[0], key[1]))
-            if counts:
-                uses = counts[0].get(key[2].rsplit(".", 1)[-1], 0)
-                scores[key] *= 1 + USAGE_WEIGHT * math.log1p(uses) / counts[1]
-        top = _diverse(sorted(scores, key=lambda key: (-scores[key], key)), k)
-        return self._hits(con, [(key, snippet[key][1] if key in snippet else None,
-                                 scores[key], ranks[key]) for key in top])
+    def _fused_hits(self, con: duckdb.DuckDBPyConnection, rankings: dict[str, Ranking],
+                    k: int) -> list[DocHit]:
+        scores, snippet, ranks = fuse(rankings, self._usage(con))
+        return self._hits(con, [(key, snippet.get(key), scores[key], ranks[key])
+                                for key in top(scores, k)])
 
-    @staticmethod
-    def _load_usage(con: duckdb.DuckDBPyConnection
-                    ) -> dict[tuple[str, str], tuple[dict[str, int], float]]:
-        """Per library version: uses of each member name, and log(1 + the most uses). Empty
-        for a knowledge base built before `doc_usage` existed."""
-        found: dict[tuple[str, str], dict[str, int]] = {}
-        try:
-            rows = con.execute("SELECT library, version, name, uses FROM doc_usage "
-                               "WHERE uses > 0").fetchall()
-        except duckdb.CatalogException:
-            rows = []
-        for library, version, name, uses in rows:
-            found.setdefault((library, version), {})[name] = uses
-        # a small library's few counts are noise: they never weigh more than 1,000 uses
-        return {lv: (names, math.log1p(max(USAGE_FLOOR, *names.values())))
-                for lv, names in found.items()}
+    def _usage(self, con: duckdb.DuckDBPyConnection) -> Usage:
+        """Uses of each member name per library version; empty for a knowledge base built
+        before `doc_usage` existed."""
+        def load() -> Usage:
+            try:
+                return usage_table(con.execute(
+                    "SELECT library, version, name, uses FROM doc_usage").fetchall())
+            except duckdb.CatalogException:
+                return {}
+        return self._per_file("usage", load)
 
-    def _summary_id(self, con: duckdb.DuckDBPyConnection, key: _Key) -> int | None:
+    def _summary_id(self, con: duckdb.DuckDBPyConnection, key: Key) -> int | None:
         """The snippet that stands for an object found by name only: its summary (else its
         first snippet). The map is read once per file (~50 ms) — the same lookup in SQL scans
         the whole table on every query."""
-        summaries: dict[_Key, int] = self._per_file("summaries", lambda: {
+        summaries: dict[Key, int] = self._per_file("summaries", lambda: {
             (r[0], r[1], r[2]): r[3] for r in con.execute(
                 "SELECT library, version, object, coalesce(min(id) FILTER "
                 "(WHERE section = 'summary'), min(id)) FROM docs GROUP BY ALL").fetchall()})
         return summaries.get(key)
 
     def _hits(self, con: duckdb.DuckDBPyConnection,
-              chosen: list[tuple[_Key, int | None, float, dict[str, int]]]) -> list[DocHit]:
+              chosen: list[tuple[Key, int | None, float, dict[str, int]]]) -> list[DocHit]:
         """DocHits in the given order, each showing its snippet (or its object's summary)."""
         chosen = [(key, doc_id if doc_id is not None else self._summary_id(con, key), score,
                    ranks) for key, doc_id, score, ranks in chosen]

@@ -423,6 +423,24 @@ def test_typos_and_plain_names_in_hybrid(kb_copy):
     assert search("merge two frames", k=3)[0].object == "sparktinylib.merge_frames"
 
 
+def test_rankings_are_what_hybrid_fuses(kb_copy):
+    """The benchmarks replay fusion over `Searcher.rankings`: it must be what search fuses."""
+    from spark_lsp.kb.fusion import fuse, top
+
+    searcher = Searcher(kb_file(kb_copy))
+    try:
+        for query in ("sort_values stable", "merge two frames", "parse a docstring"):
+            rankings, usage = searcher.rankings(query, n=50)
+            assert set(rankings) == {"bm25", "vector", "fuzzy"}
+            scores, _, _ = fuse(rankings, usage)
+            assert [key[2] for key in top(scores, 5)] == \
+                [h.object for h in searcher.search(query, k=5)], query
+        assert searcher.rankings("   ") == ({}, {})
+        assert searcher.rankings("merge", library="notalibrary")[0] == {}
+    finally:
+        searcher.close()
+
+
 def test_library_filter_and_k(kb_copy):
     hits = search("parse a docstring", library="docstring_parser", k=4)
     assert 0 < len(hits) <= 4 and {h.library for h in hits} == {"docstring_parser"}

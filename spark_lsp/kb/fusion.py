@@ -1,0 +1,98 @@
+"""Hybrid ranking: reciprocal-rank fusion of the modes' rankings, a depth penalty, a usage
+prior, and one answer per member name first. Pure functions over rankings, so that the
+benchmarks replay exactly what `search` does.
+
+The weights were chosen on DS-1000 (benchmarks/eval_retrieval.py) on the problems whose
+original StackOverflow question has an even number (within its library), and checked on the
+odd ones: the perturbed variants of one question share its number, so splitting by problem id
+would let a question's variants sit on both sides.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+
+Key = tuple[str, str, str]  # library, version, object
+# one mode's ranking, best first: (snippet id or None for a name match, object, score)
+Ranking = list[tuple[int | None, Key, float]]
+# per library version: uses of each member name, and log(1 + the most uses, at least the floor)
+Usage = dict[tuple[str, str], tuple[dict[str, int], float]]
+
+RRF_K = 60
+# A name in the query (`df.groupby`, `np.argsort`) is the strongest evidence there is, and
+# fuzzy is silent when there is none.
+WEIGHTS = {"bm25": 1.0, "vector": 1.0, "fuzzy": 2.0}
+# Deep names (`pandas.io.formats.style.Styler.format`) are rarely what a question is about:
+# each level below library.Class.member divides the fused score by 1 + DEPTH_PENALTY.
+DEPTH_PENALTY = 0.6
+# Common APIs first among equally relevant ones: the fused score is multiplied by
+# 1 + USAGE_WEIGHT * log(1 + uses) / log(1 + most uses in that library, at least USAGE_FLOOR),
+# where uses counts the member name (not modules) in the library's own source (`doc_usage`).
+USAGE_WEIGHT = 1.0
+USAGE_FLOOR = 1000
+
+
+def usage_table(rows: Iterable[tuple[str, str, str, int]]) -> Usage:
+    """`Usage` from (library, version, member name, uses) rows."""
+    found: dict[tuple[str, str], dict[str, int]] = {}
+    for library, version, name, uses in rows:
+        if uses > 0:
+            found.setdefault((library, version), {})[name] = uses
+    # a small library's few counts are noise: they never weigh more than USAGE_FLOOR uses
+    return {lv: (names, math.log1p(max(USAGE_FLOOR, *names.values())))
+            for lv, names in found.items()}
+
+
+def fuse(rankings: Mapping[str, Ranking], usage: Usage
+         ) -> tuple[dict[Key, float], dict[Key, int], dict[Key, dict[str, int]]]:
+    """Fused score of every object the modes found, the snippet that stands for it (its best
+    ranked one; none for objects found by name only), and its rank in each mode."""
+    scores: dict[Key, float] = {}
+    snippet: dict[Key, tuple[int, int]] = {}  # key -> (rank, snippet id) of its best snippet
+    ranks: dict[Key, dict[str, int]] = {}
+    for mode, ranking in rankings.items():
+        seen: set[Key] = set()
+        for doc_id, key, score in ranking:
+            if key in seen:
+                continue
+            seen.add(key)
+            rank = len(seen)
+            # a fuzzy name match votes with its strength: an exact identifier fully, a plain
+            # word that happens to be a name (`merge`) less
+            weight = WEIGHTS[mode] * (score if mode == "fuzzy" else 1.0)
+            scores[key] = scores.get(key, 0.0) + weight / (RRF_K + rank)
+            ranks.setdefault(key, {})[mode] = rank
+            if doc_id is not None and (key not in snippet or rank < snippet[key][0]):
+                snippet[key] = (rank, doc_id)
+    for key in scores:
+        scores[key] /= 1 + DEPTH_PENALTY * max(0, key[2].count(".") - 2)
+        counts = usage.get((key[0], key[1]))
+        if counts:
+            uses = counts[0].get(key[2].rsplit(".", 1)[-1], 0)
+            scores[key] *= 1 + USAGE_WEIGHT * math.log1p(uses) / counts[1]
+    return scores, {key: doc_id for key, (_, doc_id) in snippet.items()}, ranks
+
+
+def diverse(ranked: list[Key], k: int) -> list[Key]:
+    """The first `k` of `ranked`, one object per (library, member name) first: four
+    `value_counts` (DataFrame, Series, Index, Categorical) say the same thing and push other
+    answers off the page. The repeats come after, in their order, when fewer than k remain."""
+    first: list[Key] = []
+    repeats: list[Key] = []
+    seen: set[tuple[str, str]] = set()
+    for key in ranked:
+        name = (key[0], key[2].rsplit(".", 1)[-1])
+        if name in seen:
+            repeats.append(key)
+        else:
+            seen.add(name)
+            first.append(key)
+        if len(first) >= k:
+            break
+    return (first + repeats)[:k]
+
+
+def top(scores: Mapping[Key, float], k: int) -> list[Key]:
+    """The `k` best objects by fused score (ties by name), diversified."""
+    return diverse(sorted(scores, key=lambda key: (-scores[key], key)), k)

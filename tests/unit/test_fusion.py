@@ -1,0 +1,71 @@
+"""Hybrid fusion (kb/fusion.py): the arithmetic the search and the benchmarks share."""
+
+import math
+
+import pytest
+
+from spark_lsp.kb.fusion import DEPTH_PENALTY, RRF_K, USAGE_FLOOR, diverse, fuse, top, usage_table
+
+PD = ("pandas", "3.0")
+
+
+def key(obj: str) -> tuple[str, str, str]:
+    return (*PD, obj)
+
+
+def test_reciprocal_ranks_add_up_and_a_fuzzy_match_votes_with_its_strength() -> None:
+    sort_values, groupby = key("pandas.DataFrame.sort_values"), key("pandas.DataFrame.groupby")
+    scores, snippet, ranks = fuse({
+        "bm25": [(11, sort_values, 9.0), (12, groupby, 8.0), (13, sort_values, 7.0)],
+        "vector": [(21, groupby, 0.8)],
+        "fuzzy": [(None, sort_values, 0.5)],
+    }, {})
+    assert scores[sort_values] == pytest.approx(1 / (RRF_K + 1) + 2 * 0.5 / (RRF_K + 1))
+    # the second snippet of an object already seen does not count again or take a rank
+    assert scores[groupby] == pytest.approx(1 / (RRF_K + 2) + 1 / (RRF_K + 1))
+    assert ranks[sort_values] == {"bm25": 1, "fuzzy": 1}
+    assert snippet == {sort_values: 11, groupby: 21}
+
+
+def test_the_best_ranked_snippet_stands_for_its_object() -> None:
+    obj = key("pandas.DataFrame.merge")
+    _, snippet, _ = fuse({"bm25": [(1, key("pandas.concat"), 3.0), (2, obj, 2.0)],
+                          "vector": [(7, obj, 0.9)]}, {})
+    assert snippet[obj] == 7  # first in vector, second in bm25
+
+
+def test_names_below_library_class_member_are_penalised_per_level() -> None:
+    shallow, deep = key("pandas.DataFrame.style"), key("pandas.io.formats.style.Styler.format")
+    scores, _, _ = fuse({"bm25": [(1, deep, 1.0)], "vector": [(2, shallow, 1.0)]}, {})
+    assert scores[shallow] == pytest.approx(1 / (RRF_K + 1))
+    assert scores[deep] == pytest.approx(1 / (RRF_K + 1) / (1 + DEPTH_PENALTY * 3))
+
+
+def test_usage_prior_lifts_the_common_member_among_equals() -> None:
+    loc, at_time = key("pandas.DataFrame.loc"), key("pandas.DataFrame.at_time")
+    usage = usage_table([(*PD, "loc", 2488), (*PD, "at_time", 3), ("numpy", "2.0", "x", 0)])
+    assert usage[PD][0] == {"loc": 2488, "at_time": 3}
+    assert ("numpy", "2.0") not in usage  # no uses, no entry
+    scores, _, _ = fuse({"bm25": [(1, at_time, 1.0)], "vector": [(2, loc, 1.0)]}, usage)
+    assert scores[loc] == pytest.approx(1 / (RRF_K + 1) * (1 + math.log1p(2488) / math.log1p(2488)))
+    assert scores[loc] > scores[at_time] > 1 / (RRF_K + 1)
+
+
+def test_a_small_library_s_counts_are_measured_against_the_floor() -> None:
+    usage = usage_table([("tiny", "1", "run", 5)])
+    assert usage[("tiny", "1")][1] == pytest.approx(math.log1p(USAGE_FLOOR))
+
+
+def test_one_answer_per_member_name_first_then_the_repeats() -> None:
+    ranked = [key("pandas.DataFrame.value_counts"), key("pandas.Series.value_counts"),
+              key("pandas.Index.value_counts"), key("pandas.DataFrame.nunique")]
+    assert diverse(ranked, 2) == [ranked[0], ranked[3]]
+    assert diverse(ranked, 3) == [ranked[0], ranked[3], ranked[1]]
+    # the same member name in two libraries is two answers
+    other = [("numpy", "2.0", "numpy.sum"), key("pandas.DataFrame.sum")]
+    assert diverse(other, 2) == other
+
+
+def test_top_orders_by_score_then_name() -> None:
+    a, b, c = key("pandas.a"), key("pandas.b"), key("pandas.c")
+    assert top({c: 1.0, b: 2.0, a: 1.0}, 3) == [b, a, c]
