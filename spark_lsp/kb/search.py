@@ -23,7 +23,7 @@ import numpy as np
 
 from spark_lsp.config import spark_home
 from spark_lsp.kb.bm25 import Postings
-from spark_lsp.kb.db import KBError, kb_file
+from spark_lsp.kb.db import KBError, kb_file, load_extensions
 from spark_lsp.kb.docs_store import default_versions, has_docs
 from spark_lsp.kb.embed import DIM, ModelUnavailable, embed_query, vector_literal
 from spark_lsp.kb.fusion import Key, Ranking, Usage, fuse, top, usage_table
@@ -117,7 +117,9 @@ class Searcher:
 
     def __init__(self, path: Path, *, idle: float = 2.0) -> None:
         self.path = path
-        self.reader = KBReader(path, idle=idle)
+        # extensions are loaded when a mode needs them (`_extension`), not on every reopen
+        self.reader = KBReader(path, idle=idle, extensions=False)
+        self._loaded: tuple[int, set[str]] = (-1, set())  # (`reader.opens`, extensions)
         self._symbols: SymbolIndex | None = None
         self._symbols_key: tuple[Any, ...] | None = None
         self._versions: dict[str, str] | None = None
@@ -153,11 +155,23 @@ class Searcher:
         return self._file_state[name]
 
     # -- modes --------------------------------------------------------------------------------
+    def _extension(self, con: duckdb.DuckDBPyConnection, name: str) -> None:
+        """Load `name` into this connection on first need: fts for BM25's tokenizer and
+        stemmer, vss for the HNSW index. A search restricted to one library's vectors needs no
+        vss, and loading it verifies a 32 MB signed file (~0.1 s) each time the connection is
+        reopened after a pause."""
+        if self._loaded[0] != self.reader.opens:
+            self._loaded = (self.reader.opens, set())
+        if name not in self._loaded[1]:
+            load_extensions(con, [name])
+            self._loaded[1].add(name)
+
     def _bm25(self, con: duckdb.DuckDBPyConnection, query: str, scope: list[str],
               n: int) -> list[tuple[int, Key, float]]:
         text = _prose(query)
         if not text.strip():
             return []
+        self._extension(con, "fts")
         postings = self._per_file("postings", lambda: Postings(con))
         return postings.search(con, text, scope, n)
 
@@ -208,6 +222,7 @@ class Searcher:
             # neighbours (and serves only an unfiltered `ORDER BY distance LIMIT n`); an exact
             # search over that library's few thousand vectors in memory takes ~1 ms.
             return self._exact(con, query, allowed, n)
+        self._extension(con, "vss")
         vec = vector_literal(query)
         # Fetch more HNSW neighbours than needed and keep those of the searched versions; when
         # that leaves too few, fall back to an exact scan of those versions.
