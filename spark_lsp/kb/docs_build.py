@@ -375,8 +375,11 @@ def build_indexes(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("ALTER TABLE fts_main_docs.terms_by_term RENAME TO terms")
     con.execute("SET hnsw_enable_experimental_persistence = true")
     con.execute("DROP INDEX IF EXISTS docs_embedding_hnsw")
+    # ef_construction 64 instead of 128 halves the build (25k vectors: 8.2 -> 4.4 s); of the
+    # exact 50 nearest, 98.3% are still among the 200 neighbours a search fetches (99.3%), and
+    # DS-1000 retrieval is unchanged (benchmarks/eval_retrieval.py).
     con.execute("CREATE INDEX docs_embedding_hnsw ON docs USING HNSW (embedding) "
-                "WITH (metric = 'cosine')")
+                "WITH (metric = 'cosine', ef_construction = 64)")
 
 
 def _copy_other_tables(con: duckdb.DuckDBPyConnection, path: Path) -> list[str]:
