@@ -38,6 +38,7 @@ from spark_lsp.kb.search import Searcher
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "ds1000"
+HOWTO = Path(__file__).resolve().parent / "howto_queries.tsv"
 K = 10
 
 
@@ -120,15 +121,46 @@ def table(title: str, rows: dict[str, dict[str, float]], n: int) -> str:
     return "\n".join(out)
 
 
+def howto(path: Path, modes: list[str]) -> None:
+    """Short questions as a user or an agent types them (benchmarks/howto_queries.tsv)."""
+    cases = []
+    for line in HOWTO.read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            query, answers = line.split("\t")
+            group = set(answers.split(","))
+            # the same member of another class of that library answers too (Series/DataFrame)
+            names = {(a.split(".")[0], a.rsplit(".", 1)[-1]) for a in group}
+            cases.append((query, group, names))
+    searcher = Searcher(path, idle=3600)
+    searcher.search("warm up", k=1, mode="hybrid")
+    rows = {}
+    for mode in modes:
+        found = []
+        for query, group, names in cases:
+            hits = searcher.search(query, k=K, mode=mode)
+            ranked = ["answer" if h.object in group or
+                      (h.library, h.object.rsplit(".", 1)[-1]) in names else h.object
+                      for h in hits]
+            found.append(metrics(ranked, [{"answer"}]))
+        rows[mode] = {c: statistics.mean(m[c] for m in found) for c in found[0]}
+    searcher.close()
+    print(table(f"how-to questions ({HOWTO.name})", rows, len(cases)))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
     ap.add_argument("--limit", type=int, default=None, help="only the first N problems")
     ap.add_argument("--modes", default="bm25,vector,fuzzy,hybrid,hybrid+ctx")
     ap.add_argument("--show", type=int, default=0, help="print N examples with gold and top-5")
+    ap.add_argument("--howto", action="store_true",
+                    help=f"evaluate the short how-to questions of {HOWTO.name} instead")
     args = ap.parse_args()
     path = kb_file(spark_home())
     resolver, versions = load_resolver(path)
+    if args.howto:
+        howto(path, [m for m in args.modes.split(",") if "+" not in m])
+        return
     with gzip.open(args.data / "problems.jsonl.gz", "rt") as fh:
         problems = [json.loads(line) for line in fh]
     if args.limit:

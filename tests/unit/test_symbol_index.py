@@ -60,3 +60,47 @@ def test_words_that_spell_a_name_find_it():
     assert found[0] == "sklearn.model_selection.train_test_split"
     # punctuation ends a run: "to, csv" is not to_csv
     assert "to_csv" not in query_terms("convert it to, csv files").compounds
+
+
+def test_the_words_of_a_name_near_each_other_in_any_order_find_it():
+    idx = SymbolIndex([(n, (n.split(".")[0], "1", n), "method") for n in
+                       ["sklearn.model_selection.train_test_split", "pandas.DataFrame.reset_index",
+                        "pandas.DataFrame.set_index", "numpy.split", "pandas.DataFrame.to_csv"]])
+    matches = dict((key[2], score) for key, score in
+                   idx.match(query_terms("split my data into train and test sets")))
+    assert matches["sklearn.model_selection.train_test_split"] == \
+        symbol_index.SCATTERED_WEIGHT
+    found = [key[2] for key, _ in idx.match(query_terms("how do I reset the index afterwards"))]
+    assert found[0] == "pandas.DataFrame.reset_index"
+    assert "pandas.DataFrame.set_index" not in found  # "set" is not a word of the query
+    # spelt out, a name counts more than scattered
+    spelt = dict((key[2], score) for key, score in idx.match(query_terms("reset index")))
+    assert spelt["pandas.DataFrame.reset_index"] == symbol_index.COMPOUND_WEIGHT
+    # words of a name far apart are not that name
+    far = "train a model on the data you have and then test it before you split anything"
+    assert "sklearn.model_selection.train_test_split" not in \
+        [key[2] for key, _ in idx.match(query_terms(far))]
+
+
+def test_span_is_the_shortest_window_holding_the_words_in_order():
+    assert symbol_index._span([[0, 10], [3], [5, 12]]) == 6
+    assert symbol_index._span([[0, 4], [6, 9]]) == 3
+    assert symbol_index._span([[4], [0]]) > 100  # never in that order
+
+
+def test_a_name_s_words_in_another_order_are_not_that_name():
+    idx = SymbolIndex([(n, ("pandas", "1", n), "function") for n in
+                       ["pandas.wide_to_long", "pandas.DataFrame.pivot"]])
+    found = [key[2] for key, _ in idx.match(query_terms("pivot a table from long to wide"))]
+    assert "pandas.wide_to_long" not in found
+    found = [key[2] for key, _ in idx.match(query_terms("reshape from wide format to long format"))]
+    assert found[0] == "pandas.wide_to_long"
+
+
+def test_a_long_question_s_scattered_words_are_not_names():
+    idx = SymbolIndex([("sklearn.model_selection.train_test_split",
+                        ("sklearn", "1", "sklearn.model_selection.train_test_split"), "function")])
+    short = "split my data into train and test sets"
+    assert idx.match(query_terms(short))
+    long = "I have a frame of measurements from many sensors over several years. " * 3 + short
+    assert idx.match(query_terms(long)) == []
