@@ -11,7 +11,7 @@ would let a question's variants sit on both sides.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 
 Key = tuple[str, str, str]  # library, version, object
 # one mode's ranking, best first: (snippet id or None for a name match, object, score)
@@ -31,6 +31,10 @@ DEPTH_PENALTY = 0.6
 # where uses counts the member name (not modules) in the library's own source (`doc_usage`).
 USAGE_WEIGHT = 1.0
 USAGE_FLOOR = 1000
+# Libraries the query itself names ("a dataframe", "np.where", "tensors"; `symbol_index.
+# hinted_libraries`): their objects are multiplied by HINT_BOOST. Without the file's imports,
+# DS-1000 NDCG@10 26.0 -> 27.6 on the tuning half, 30.7 -> 32.8 held out; with them, unchanged.
+HINT_BOOST = 1.5
 
 
 def usage_table(rows: Iterable[tuple[str, str, str, int]]) -> Usage:
@@ -44,10 +48,11 @@ def usage_table(rows: Iterable[tuple[str, str, str, int]]) -> Usage:
             for lv, names in found.items()}
 
 
-def fuse(rankings: Mapping[str, Ranking], usage: Usage
+def fuse(rankings: Mapping[str, Ranking], usage: Usage, hinted: Collection[str] = ()
          ) -> tuple[dict[Key, float], dict[Key, int], dict[Key, dict[str, int]]]:
     """Fused score of every object the modes found, the snippet that stands for it (its best
-    ranked one; none for objects found by name only), and its rank in each mode."""
+    ranked one; none for objects found by name only), and its rank in each mode. `hinted`:
+    the libraries the query names."""
     scores: dict[Key, float] = {}
     snippet: dict[Key, tuple[int, int]] = {}  # key -> (rank, snippet id) of its best snippet
     ranks: dict[Key, dict[str, int]] = {}
@@ -71,6 +76,8 @@ def fuse(rankings: Mapping[str, Ranking], usage: Usage
         if counts:
             uses = counts[0].get(key[2].rsplit(".", 1)[-1], 0)
             scores[key] *= 1 + USAGE_WEIGHT * math.log1p(uses) / counts[1]
+        if key[0] in hinted:
+            scores[key] *= HINT_BOOST
     return scores, {key: doc_id for key, (_, doc_id) in snippet.items()}, ranks
 
 

@@ -29,7 +29,7 @@ from spark_lsp.kb.embed import DIM, ModelUnavailable, embed_query, vector_litera
 from spark_lsp.kb.fusion import Key, Ranking, Usage, fuse, top, usage_table
 from spark_lsp.kb.harvest import import_name
 from spark_lsp.kb.reader import KBReader
-from spark_lsp.kb.symbol_index import SymbolIndex, query_terms
+from spark_lsp.kb.symbol_index import QueryTerms, SymbolIndex, hinted_libraries, query_terms
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -248,13 +248,14 @@ class Searcher:
         if not query or k <= 0:
             return []
         with self._lock, self.reader.connection() as con:
-            rankings = self._rankings(con, query, library, mode, max(CANDIDATES, 3 * k),
-                                      versions)
+            terms = query_terms(query)
+            rankings = self._rankings(con, query, terms, library, mode,
+                                      max(CANDIDATES, 3 * k), versions)
             started = time.perf_counter()
             if not rankings:
                 hits = []
             elif mode == "hybrid":
-                hits = self._fused_hits(con, rankings, k)
+                hits = self._fused_hits(con, rankings, hinted_libraries(terms), k)
             else:
                 hits = self._single(con, rankings[mode], mode, k)
             self.timings["fetch"] = time.perf_counter() - started
@@ -264,15 +265,16 @@ class Searcher:
                  n: int = CANDIDATES, *, versions: dict[str, str] | None = None
                  ) -> tuple[dict[str, Ranking], Usage]:
         """What hybrid search fuses: each mode's first `n` snippets or names, and the usage
-        counts (for replaying the fusion in benchmarks; see `fusion.fuse`)."""
+        counts (for replaying the fusion in benchmarks: `fusion.fuse(rankings, usage,
+        symbol_index.hinted_libraries(query_terms(query)))`)."""
         query = query.strip()
         if not query or n <= 0:
             return {}, {}
         with self._lock, self.reader.connection() as con:
-            return (self._rankings(con, query, library, "hybrid", n, versions),
-                    self._usage(con))
+            return (self._rankings(con, query, query_terms(query), library, "hybrid", n,
+                                   versions), self._usage(con))
 
-    def _rankings(self, con: duckdb.DuckDBPyConnection | None, query: str,
+    def _rankings(self, con: duckdb.DuckDBPyConnection | None, query: str, terms: QueryTerms,
                   library: str | Collection[str] | None, mode: str, n: int,
                   versions: dict[str, str] | None) -> dict[str, Ranking]:
         if con is None:
@@ -316,7 +318,7 @@ class Searcher:
                     continue
             else:
                 found = [(None, key, score) for key, score in
-                         symbols.match(query_terms(query), libraries=libs, limit=n,
+                         symbols.match(terms, libraries=libs, limit=n,
                                        fuzzy_words=mode == "fuzzy")]
             rankings[m] = found
             self.timings[m] = time.perf_counter() - started
@@ -334,8 +336,8 @@ class Searcher:
                                 for key, (doc_id, score, rank) in best.items()])
 
     def _fused_hits(self, con: duckdb.DuckDBPyConnection, rankings: dict[str, Ranking],
-                    k: int) -> list[DocHit]:
-        scores, snippet, ranks = fuse(rankings, self._usage(con))
+                    hinted: frozenset[str], k: int) -> list[DocHit]:
+        scores, snippet, ranks = fuse(rankings, self._usage(con), hinted)
         return self._hits(con, [(key, snippet.get(key), scores[key], ranks[key])
                                 for key in top(scores, k)])
 

@@ -109,6 +109,11 @@ def query_terms(query: str) -> QueryTerms:
     return terms
 
 
+def hinted_libraries(terms: QueryTerms) -> frozenset[str]:
+    """The libraries the query names (`tf.keras` is Keras too)."""
+    return frozenset(terms.hints | ({"keras"} if "tensorflow" in terms.hints else set()))
+
+
 class SymbolIndex:
     """Names of the chosen library versions, ready for exact and fuzzy lookups."""
 

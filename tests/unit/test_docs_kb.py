@@ -426,13 +426,15 @@ def test_typos_and_plain_names_in_hybrid(kb_copy):
 def test_rankings_are_what_hybrid_fuses(kb_copy):
     """The benchmarks replay fusion over `Searcher.rankings`: it must be what search fuses."""
     from spark_lsp.kb.fusion import fuse, top
+    from spark_lsp.kb.symbol_index import hinted_libraries, query_terms
 
     searcher = Searcher(kb_file(kb_copy))
     try:
-        for query in ("sort_values stable", "merge two frames", "parse a docstring"):
+        for query in ("sort_values stable", "merge two frames", "parse a docstring",
+                      "docstring_parser parse"):
             rankings, usage = searcher.rankings(query, n=50)
             assert set(rankings) == {"bm25", "vector", "fuzzy"}
-            scores, _, _ = fuse(rankings, usage)
+            scores, _, _ = fuse(rankings, usage, hinted_libraries(query_terms(query)))
             assert [key[2] for key in top(scores, 5)] == \
                 [h.object for h in searcher.search(query, k=5)], query
         assert searcher.rankings("   ") == ({}, {})

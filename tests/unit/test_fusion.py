@@ -4,7 +4,17 @@ import math
 
 import pytest
 
-from spark_lsp.kb.fusion import DEPTH_PENALTY, RRF_K, USAGE_FLOOR, diverse, fuse, top, usage_table
+from spark_lsp.kb.fusion import (
+    DEPTH_PENALTY,
+    HINT_BOOST,
+    RRF_K,
+    USAGE_FLOOR,
+    diverse,
+    fuse,
+    top,
+    usage_table,
+)
+from spark_lsp.kb.symbol_index import hinted_libraries, query_terms
 
 PD = ("pandas", "3.0")
 
@@ -69,3 +79,17 @@ def test_one_answer_per_member_name_first_then_the_repeats() -> None:
 def test_top_orders_by_score_then_name() -> None:
     a, b, c = key("pandas.a"), key("pandas.b"), key("pandas.c")
     assert top({c: 1.0, b: 2.0, a: 1.0}, 3) == [b, a, c]
+
+
+def test_libraries_the_query_names_come_first_among_equals():
+    torch_sort, np_sort = ("torch", "2", "torch.sort"), ("numpy", "2", "numpy.sort")
+    rankings = {"fuzzy": [(None, torch_sort, 0.6), (None, np_sort, 0.6)]}
+    plain, _, _ = fuse(rankings, {})
+    assert top(plain, 2) == [torch_sort, np_sort]
+    hinted = hinted_libraries(query_terms("sort an array"))
+    assert hinted == {"numpy"}
+    scores, _, _ = fuse(rankings, {}, hinted)
+    assert top(scores, 2) == [np_sort, torch_sort]
+    assert scores[np_sort] == pytest.approx(HINT_BOOST * 2 * 0.6 / (RRF_K + 2))
+    assert hinted_libraries(query_terms("tf.keras layers")) == {"tensorflow", "keras"}
+    assert hinted_libraries(query_terms("sort the rows")) == frozenset()
