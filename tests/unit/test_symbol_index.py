@@ -66,15 +66,15 @@ def test_the_words_of_a_name_near_each_other_in_any_order_find_it():
     idx = SymbolIndex([(n, (n.split(".")[0], "1", n), "method") for n in
                        ["sklearn.model_selection.train_test_split", "pandas.DataFrame.reset_index",
                         "pandas.DataFrame.set_index", "numpy.split", "pandas.DataFrame.to_csv"]])
-    matches = dict((key[2], score) for key, score in
-                   idx.match(query_terms("split my data into train and test sets")))
+    matches = {key[2]: score for key, score in
+               idx.match(query_terms("split my data into train and test sets"))}
     assert matches["sklearn.model_selection.train_test_split"] == \
         symbol_index.SCATTERED_WEIGHT
     found = [key[2] for key, _ in idx.match(query_terms("how do I reset the index afterwards"))]
     assert found[0] == "pandas.DataFrame.reset_index"
     assert "pandas.DataFrame.set_index" not in found  # "set" is not a word of the query
     # spelt out, a name counts more than scattered
-    spelt = dict((key[2], score) for key, score in idx.match(query_terms("reset index")))
+    spelt = {key[2]: score for key, score in idx.match(query_terms("reset index"))}
     assert spelt["pandas.DataFrame.reset_index"] == symbol_index.COMPOUND_WEIGHT
     # words of a name far apart are not that name
     far = "train a model on the data you have and then test it before you split anything"
