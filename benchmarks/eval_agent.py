@@ -33,6 +33,9 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from ds1000_gold import question_text, setup_code
 
 DATA = ROOT.parent / "shared" / "data" / "ds1000"
 LIB_PREFIX = {"Pandas": "pandas", "Numpy": "numpy", "Matplotlib": "matplotlib",
@@ -53,7 +56,10 @@ def load_problems(data: Path, limit: int | None, library: str | None) -> list[di
 
 
 def split_prompt(prompt: str) -> tuple[str, str]:
-    """(question prose, the user's code) of a DS-1000 prompt."""
+    """(question prose, the user's code) of a DS-1000 prompt. A Matplotlib prompt is code whose
+    comments state the task: the comments are the question, the code is the code."""
+    if "\nA:" not in prompt:
+        return question_text(prompt), setup_code(prompt)
     head, _, tail = prompt.partition("\nA:\n")
     m = _CODE.search(tail)
     code = m.group(1) if m else ""
