@@ -409,6 +409,15 @@ def search_command(query: str, library: str | None, k: int, mode: str, fmt: str)
         click.echo(hits_text(hits), nl=False)
         if not hits:
             click.echo("no results", err=True)
+    if not hits and library:
+        from spark_lsp.kb.docs_store import docs_stats
+        from spark_lsp.kb.harvest import import_name
+
+        documented = sorted(docs_stats().libraries)
+        if documented and import_name(library) not in documented:
+            click.echo(f"{library!r} is not documented in the knowledge base (documented: "
+                       f"{', '.join(documented)}); `spark kb build --libraries "
+                       f"{import_name(library)}` adds it", err=True)
 
 
 # -- the retrieval agent: thin commands over spark_lsp.agent and spark_lsp.mcp

@@ -112,6 +112,15 @@ def _prose(query: str, max_words: int = 60) -> str:
 _EMBEDDER = ThreadPoolExecutor(1, thread_name_prefix="spark-embed-query")
 
 
+_SURROGATES = re.compile("[\ud800-\udfff]")
+
+
+def _clean(query: str) -> str:
+    """The query without undecodable bytes: a command line in another encoding arrives with
+    lone surrogates (`\\udcff`), which DuckDB cannot bind; they become U+FFFD."""
+    return _SURROGATES.sub("\ufffd", query).strip()
+
+
 class Searcher:
     """Search over one knowledge-base file; keeps a short-lived connection and name index."""
 
@@ -244,7 +253,7 @@ class Searcher:
                *, versions: dict[str, str] | None = None) -> list[DocHit]:
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
-        query = query.strip()
+        query = _clean(query)
         if not query or k <= 0:
             return []
         with self._lock, self.reader.connection() as con:
@@ -267,7 +276,7 @@ class Searcher:
         """What hybrid search fuses: each mode's first `n` snippets or names, and the usage
         counts (for replaying the fusion in benchmarks: `fusion.fuse(rankings, usage,
         symbol_index.hinted_libraries(query_terms(query)))`)."""
-        query = query.strip()
+        query = _clean(query)
         if not query or n <= 0:
             return {}, {}
         with self._lock, self.reader.connection() as con:

@@ -465,6 +465,23 @@ def test_extensions_are_loaded_when_a_mode_needs_them(kb_copy):
         searcher.close()
 
 
+def test_undecodable_bytes_in_a_query_are_searched_around(kb_copy):
+    """A command line in another encoding gives lone surrogates; DuckDB cannot bind them."""
+    for mode in ("bm25", "vector", "fuzzy", "hybrid"):
+        hits = search("sort_values \udcff stable", mode=mode, k=3)
+        assert isinstance(hits, list)
+    assert search("sort_values \udcff stable", k=1)[0].object == "sparktinylib.Frame.sort_values"
+
+
+def test_an_undocumented_library_is_named_with_the_documented_ones(kb_copy):
+    result = run("search", "sort", "--library", "nosuchlib")
+    assert result.exit_code == 0
+    assert "'nosuchlib' is not documented" in result.stderr
+    assert "sparktinylib" in result.stderr and "spark kb build --libraries nosuchlib" in \
+        result.stderr
+    assert "not documented" not in run("search", "sort", "--library", "sparktinylib").stderr
+
+
 def test_library_filter_and_k(kb_copy):
     hits = search("parse a docstring", library="docstring_parser", k=4)
     assert 0 < len(hits) <= 4 and {h.library for h in hits} == {"docstring_parser"}
