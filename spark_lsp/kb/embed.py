@@ -118,10 +118,11 @@ def embed_query(text: str) -> np.ndarray:
     """One text: by the ONNX export of the model when it can be had (`query_encoder`; cut to
     QUERY_MAX_TOKENS), else by PyTorch (cut to MAX_SEQ_LENGTH) on as many threads as the machine
     can spare right now (`query_threads`)."""
+    from spark_lsp.kb.harvest import clean_text
     from spark_lsp.kb.query_encoder import onnx_encoder
 
     # lone surrogates (bytes a file could not decode) cannot reach the Rust tokenizer
-    text = text.encode("utf-8", "replace").decode("utf-8")
+    text = clean_text(text)
     encoder = onnx_encoder(MAX_SEQ_LENGTH)
     if encoder is not None:
         return encoder.encode(text, QUERY_MAX_TOKENS)

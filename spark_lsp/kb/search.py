@@ -27,7 +27,7 @@ from spark_lsp.kb.db import KBError, kb_file, load_extensions
 from spark_lsp.kb.docs_store import default_versions, has_docs
 from spark_lsp.kb.embed import DIM, ModelUnavailable, embed_query, vector_literal
 from spark_lsp.kb.fusion import Key, Ranking, Usage, fuse, top, usage_table
-from spark_lsp.kb.harvest import import_name
+from spark_lsp.kb.harvest import clean_text, import_name
 from spark_lsp.kb.reader import KBReader
 from spark_lsp.kb.symbol_index import QueryTerms, SymbolIndex, hinted_libraries, query_terms
 
@@ -110,15 +110,6 @@ def _prose(query: str, max_words: int = 60) -> str:
 
 
 _EMBEDDER = ThreadPoolExecutor(1, thread_name_prefix="spark-embed-query")
-
-
-_SURROGATES = re.compile("[\ud800-\udfff]")
-
-
-def _clean(query: str) -> str:
-    """The query without undecodable bytes: a command line in another encoding arrives with
-    lone surrogates (`\\udcff`), which DuckDB cannot bind; they become U+FFFD."""
-    return _SURROGATES.sub("\ufffd", query).strip()
 
 
 class Searcher:
@@ -253,7 +244,8 @@ class Searcher:
                *, versions: dict[str, str] | None = None) -> list[DocHit]:
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
-        query = _clean(query)
+        # a command line in another encoding brings lone surrogates, which DuckDB cannot bind
+        query = clean_text(query).strip()
         if not query or k <= 0:
             return []
         with self._lock, self.reader.connection() as con:
@@ -276,7 +268,7 @@ class Searcher:
         """What hybrid search fuses: each mode's first `n` snippets or names, and the usage
         counts (for replaying the fusion in benchmarks: `fusion.fuse(rankings, usage,
         symbol_index.hinted_libraries(query_terms(query)))`)."""
-        query = _clean(query)
+        query = clean_text(query).strip()
         if not query or n <= 0:
             return {}, {}
         with self._lock, self.reader.connection() as con:
