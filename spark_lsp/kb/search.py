@@ -119,11 +119,10 @@ class Searcher:
         self.path = path
         # extensions are loaded when a mode needs them (`_extension`), not on every reopen
         self.reader = KBReader(path, idle=idle, extensions=False)
-        self._loaded: tuple[int, set[str]] = (-1, set())  # (`reader.opens`, extensions)
         self._symbols: SymbolIndex | None = None
         self._symbols_key: tuple[Any, ...] | None = None
         self._versions: dict[str, str] | None = None
-        self._docs_checked = -1  # `reader.opens` of the connection found to hold docs
+        self._done: tuple[int, set[str]] = (-1, set())  # see `_once_per_connection`
         self._file_state: dict[str, Any] = {}  # see `_per_file`
         self._file_key: tuple[int, int] | None = None
         self._lock = threading.Lock()
@@ -155,16 +154,21 @@ class Searcher:
         return self._file_state[name]
 
     # -- modes --------------------------------------------------------------------------------
+    def _once_per_connection(self, what: str, action: Callable[[], None]) -> None:
+        """Run `action` on the first need of the open connection (again after a reopen; not
+        marked done when it raises). No writer can change the file while it is open."""
+        if self._done[0] != self.reader.opens:
+            self._done = (self.reader.opens, set())
+        if what not in self._done[1]:
+            action()
+            self._done[1].add(what)
+
     def _extension(self, con: duckdb.DuckDBPyConnection, name: str) -> None:
         """Load `name` into this connection on first need: fts for BM25's tokenizer and
         stemmer, vss for the HNSW index. A search restricted to one library's vectors needs no
         vss, and loading it verifies a 32 MB signed file (~0.1 s) each time the connection is
         reopened after a pause."""
-        if self._loaded[0] != self.reader.opens:
-            self._loaded = (self.reader.opens, set())
-        if name not in self._loaded[1]:
-            load_extensions(con, [name])
-            self._loaded[1].add(name)
+        self._once_per_connection(name, lambda: load_extensions(con, [name]))
 
     def _bm25(self, con: duckdb.DuckDBPyConnection, query: str, scope: list[str],
               n: int) -> list[tuple[int, Key, float]]:
@@ -283,12 +287,11 @@ class Searcher:
                 f"no knowledge base at {self.path}: run `spark kb build`"
                 if not self.path.is_file() else
                 f"the knowledge base {self.path} is busy (being written); try again")
-        # checked once per connection: no writer can change the file while it is open
-        if self._docs_checked != self.reader.opens:
+        def require_docs() -> None:
             if not has_docs(con):
                 raise SearchUnavailable(f"{self.path} holds no documentation yet: run "
                                         f"`spark kb build`")
-            self._docs_checked = self.reader.opens
+        self._once_per_connection("docs", require_docs)
         chosen, symbols = self._state(con, versions)
         if not chosen:
             raise SearchUnavailable(f"{self.path} holds no documentation yet: run "
