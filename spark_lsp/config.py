@@ -22,6 +22,13 @@ def spark_home() -> Path:
     return Path(env).expanduser() if env else Path(platformdirs.user_data_dir("spark", "spark"))
 
 
+def spark_cache_dir() -> Path:
+    """`SPARK_CACHE_DIR`, or the platform's user cache folder: files Spark can make again (the
+    exported query encoder)."""
+    env = os.environ.get("SPARK_CACHE_DIR")
+    return Path(env).expanduser() if env else Path(platformdirs.user_cache_dir("spark-lsp"))
+
+
 def kb_path() -> Path:
     return spark_home() / "spark.duckdb"
 

