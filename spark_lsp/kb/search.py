@@ -253,7 +253,8 @@ class Searcher:
         if not query or k <= 0:
             return []
         with self._lock, self.reader.connection() as con:
-            terms = query_terms(query)
+            # names and library hints: read by the fuzzy mode and the fusion only
+            terms = query_terms(query) if mode in ("fuzzy", "hybrid") else QueryTerms()
             rankings = self._rankings(con, query, terms, library, mode,
                                       max(CANDIDATES, 3 * k), versions)
             started = time.perf_counter()

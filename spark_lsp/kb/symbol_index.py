@@ -101,10 +101,12 @@ def query_terms(query: str) -> QueryTerms:
                 terms.positions.setdefault(word.lower(), []).append(i)
     for size in (3, 2):
         for i in range(len(words) - size + 1):
+            if len(terms.compounds) >= MAX_TERMS:  # the rest of a long text adds none
+                return terms
             run = words[i:i + size]
             if all(w.isalpha() for w in run):
                 compound = "_".join(w.lower() for w in run)
-                if compound not in terms.compounds and len(terms.compounds) < MAX_TERMS:
+                if compound not in terms.compounds:
                     terms.compounds.append(compound)
     return terms
 
