@@ -74,6 +74,23 @@ def split_of(problem: dict) -> str:
     return SPLITS[int(origin) % 2]
 
 
+def problems_with_gold(data: Path, limit: int | None, resolver: GoldResolver
+                       ) -> tuple[list[tuple[dict, str, list[set[str]]]], dict[str, int]]:
+    """The first `limit` DS-1000 problems whose gold resolves, each with its setup code and
+    gold; and per library how many problems had none."""
+    with gzip.open(data / "problems.jsonl.gz", "rt") as fh:
+        problems = [json.loads(line) for line in fh][:limit]
+    found, skipped = [], defaultdict(int)
+    for p in problems:
+        setup = setup_code(p["prompt"])
+        gold = resolver.gold(setup, p["reference_code"])
+        if gold:
+            found.append((p, setup, gold))
+        else:
+            skipped[p["library"]] += 1
+    return found, dict(skipped)
+
+
 def context_libraries(setup: str, documented: set[str]) -> list[str] | None:
     """The documented libraries the setup code imports (what the editor's file imports)."""
     import ast
@@ -157,29 +174,20 @@ def main() -> None:
                     help=f"evaluate the short how-to questions of {HOWTO.name} instead")
     args = ap.parse_args()
     path = kb_file(spark_home())
-    resolver, versions = load_resolver(path)
     if args.howto:
         howto(path, [m for m in args.modes.split(",") if "+" not in m])
         return
-    with gzip.open(args.data / "problems.jsonl.gz", "rt") as fh:
-        problems = [json.loads(line) for line in fh]
-    if args.limit:
-        problems = problems[:args.limit]
+    resolver, versions = load_resolver(path)
+    problems, skipped = problems_with_gold(args.data, args.limit, resolver)
     modes = args.modes.split(",")
     searcher = Searcher(path, idle=3600)
     searcher.search("warm up", k=1, mode="hybrid")  # model, connection, name index
 
     per: dict[str, dict[str, list[dict[str, float]]]] = defaultdict(lambda: defaultdict(list))
     latency: dict[str, list[float]] = defaultdict(list)
-    skipped = defaultdict(int)
     gold_sizes = []
     shown = 0
-    for p in problems:
-        setup = setup_code(p["prompt"])
-        gold = resolver.gold(setup, p["reference_code"])
-        if not gold:
-            skipped[p["library"]] += 1
-            continue
+    for p, setup, gold in problems:
         gold_sizes.append(len(gold))
         query = question_text(p["prompt"])
         for mode in modes:
@@ -202,9 +210,9 @@ def main() -> None:
     print(f"knowledge base: {path}; versions: "
           + ", ".join(f"{k} {v}" for k, v in sorted(versions.items())))
     evaluated = len(per[modes[0]]["overall"])
-    print(f"problems: {len(problems)}, with resolvable gold: {evaluated} "
-          f"(gold APIs per problem: mean {statistics.mean(gold_sizes):.2f}, "
-          f"median {statistics.median(gold_sizes):.0f}); without: {dict(skipped)}\n")
+    print(f"problems: {len(problems) + sum(skipped.values())}, with resolvable gold: "
+          f"{evaluated} (gold APIs per problem: mean {statistics.mean(gold_sizes):.2f}, "
+          f"median {statistics.median(gold_sizes):.0f}); without: {skipped}\n")
     splits = list(SPLITS)
     groups = ["overall", *splits,
               *sorted({g for m in per.values() for g in m} - {"overall", *splits})]

@@ -20,8 +20,6 @@ stay together), and leaving one library out. Prints NDCG@10 x100 for each.
 from __future__ import annotations
 
 import argparse
-import gzip
-import json
 import math
 import re
 import statistics
@@ -33,8 +31,17 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from ds1000_gold import question_text, setup_code
-from eval_retrieval import DEFAULT_DATA, K, context_libraries, load_resolver, metrics
+from ds1000_gold import question_text
+from eval_retrieval import (
+    DEFAULT_DATA,
+    SPLITS,
+    K,
+    context_libraries,
+    load_resolver,
+    metrics,
+    problems_with_gold,
+    split_of,
+)
 
 from spark_lsp.config import spark_home
 from spark_lsp.kb.db import kb_file, open_readonly
@@ -113,18 +120,11 @@ def main() -> None:
     kinds = dict(con.execute("SELECT object, kind FROM doc_objects").fetchall())
     snippets = dict(con.execute("SELECT object, count(*) FROM docs GROUP BY ALL").fetchall())
     con.close()
-    with gzip.open(args.data / "problems.jsonl.gz", "rt") as fh:
-        raw = [json.loads(line) for line in fh][:args.limit]
     searcher = Searcher(path, idle=3600)
     problems = []
-    for p in raw:
-        setup = setup_code(p["prompt"])
-        gold = resolver.gold(setup, p["reference_code"])
-        if not gold:
-            continue
+    for p, setup, gold in problems_with_gold(args.data, args.limit, resolver)[0]:
         question = question_text(p["prompt"])
-        item = {"id": p["id"], "library": p["library"], "gold": gold,
-                "origin": p.get("perturbation_origin_id", p["id"])}
+        item = {"id": p["id"], "library": p["library"], "gold": gold, "split": split_of(p)}
         for tag, libs in (("hybrid", None),
                           ("hybrid+ctx", context_libraries(setup, set(versions)))):
             shipped = [h.object for h in searcher.search(question, libs, k=K)]
@@ -155,8 +155,8 @@ def main() -> None:
                                        [p for p in problems if p["id"] % 2 == r])
                                       for r in (0, 1)],
         "original question parity": [(f"origins {r}",
-                                      [p for p in problems if p["origin"] % 2 != r],
-                                      [p for p in problems if p["origin"] % 2 == r])
+                                      [p for p in problems if p["split"] != SPLITS[r]],
+                                      [p for p in problems if p["split"] == SPLITS[r]])
                                      for r in (0, 1)],
         "leave one library out": [(lib, [p for p in problems if p["library"] != lib],
                                    [p for p in problems if p["library"] == lib])
