@@ -169,12 +169,17 @@ def main() -> None:
         for name, folds in splits.items():
             fusion, learned = [], []
             for label, train, test in folds:
+                if not train or not test:  # --limit left a side empty (one library only)
+                    print(f"  {name:<28} {label:<12} skipped: no problems to "
+                          f"{'train on' if not train else 'test'}")
+                    continue
                 fusion.append(ndcg(test, lambda p: p[tag]["fusion"]))  # noqa: B023
                 learned.append(ndcg(test, reranked(tag, train)))
                 print(f"  {name:<28} {label:<12} fusion {fusion[-1]:5.1f}   "
                       f"reranker {learned[-1]:5.1f}   ({len(test)} held out)")
-            print(f"  {name:<28} {'mean':<12} fusion {statistics.mean(fusion):5.1f}   "
-                  f"reranker {statistics.mean(learned):5.1f}")
+            if fusion:
+                print(f"  {name:<28} {'mean':<12} fusion {statistics.mean(fusion):5.1f}   "
+                      f"reranker {statistics.mean(learned):5.1f}")
 
 
 if __name__ == "__main__":
