@@ -204,6 +204,16 @@ def open_readonly(path: Path, *, timeout: float = 1.0, extensions: bool = False,
     return con
 
 
+def has_table(con: duckdb.DuckDBPyConnection, table: str, database: str | None = None) -> bool:
+    """Whether `table` exists in the main schema of `database` (default: the connection's own
+    file; an attached one by its alias) — a file from before a migration lacks its tables."""
+    row = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE database_name = "
+        "coalesce(?, current_database()) AND schema_name = 'main' AND table_name = ?",
+        [database, table]).fetchone()
+    return bool(row and row[0])
+
+
 def extension_path(name: str) -> Path:
     """The extension file inside its pip package (`duckdb-extension-<name>`), for this DuckDB."""
     package = EXTENSION_PACKAGES.get(name, f"duckdb_extension_{name}")

@@ -37,6 +37,7 @@ from spark_lsp.kb.db import (
     KBBusy,
     KBError,
     connect,
+    has_table,
     kb_errors,
     kb_file,
     utc_now,
@@ -238,10 +239,8 @@ def _load_previous_docs(con: duckdb.DuckDBPyConnection, path: Path,
         snippets = [Snippet(*row) for row in con.execute(
             f"SELECT library, version, object, kind, signature, section, text, source FROM "
             f"prev.docs WHERE {where} ORDER BY id", [wanted]).fetchall()]
-        has_usage = con.execute(
-            "SELECT count(*) FROM duckdb_tables() WHERE database_name = 'prev' AND "
-            "schema_name = 'main' AND table_name = 'doc_usage'").fetchone()[0]
-        if has_usage:  # a file from before the table: the counts come with the next harvest
+        # a file from before the table: the counts come with the next harvest
+        if has_table(con, "doc_usage", "prev"):
             for lib, version, name, uses in con.execute(
                     f"SELECT library, version, name, uses FROM prev.doc_usage WHERE {where}",
                     [wanted]).fetchall():

@@ -23,7 +23,7 @@ import numpy as np
 
 from spark_lsp.config import spark_home
 from spark_lsp.kb.bm25 import Postings
-from spark_lsp.kb.db import KBError, kb_file, load_extensions
+from spark_lsp.kb.db import KBError, has_table, kb_file, load_extensions
 from spark_lsp.kb.docs_store import default_versions, has_docs
 from spark_lsp.kb.embed import DIM, ModelUnavailable, embed_query, vector_literal
 from spark_lsp.kb.fusion import Key, Ranking, Usage, fuse, top, usage_table
@@ -349,13 +349,9 @@ class Searcher:
     def _usage(self, con: duckdb.DuckDBPyConnection) -> Usage:
         """Uses of each member name per library version; empty for a knowledge base built
         before `doc_usage` existed."""
-        def load() -> Usage:
-            try:
-                return usage_table(con.execute(
-                    "SELECT library, version, name, uses FROM doc_usage").fetchall())
-            except duckdb.CatalogException:
-                return {}
-        return self._per_file("usage", load)
+        return self._per_file("usage", lambda: usage_table(con.execute(
+            "SELECT library, version, name, uses FROM doc_usage").fetchall())
+            if has_table(con, "doc_usage") else {})
 
     def _summary_id(self, con: duckdb.DuckDBPyConnection, key: Key) -> int | None:
         """The snippet that stands for an object found by name only: its summary (else its
