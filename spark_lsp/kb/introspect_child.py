@@ -370,7 +370,9 @@ def usage_counts(module: types.ModuleType, names: set[str]) -> dict[str, int]:
     for root in roots:
         for folder, _, files in os.walk(root):
             for filename in files:
-                if not filename.endswith(".py") or budget <= 0 or time.monotonic() > deadline:
+                if budget <= 0 or time.monotonic() > deadline:
+                    return counts  # not the rest of the tree: nothing more would be read
+                if not filename.endswith(".py"):
                     continue
                 path = os.path.join(folder, filename)
                 try:
