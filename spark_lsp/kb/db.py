@@ -214,6 +214,17 @@ def has_table(con: duckdb.DuckDBPyConnection, table: str, database: str | None =
     return bool(row and row[0])
 
 
+def has_column(con: duckdb.DuckDBPyConnection, table: str, column: str,
+               database: str | None = None) -> bool:
+    """Whether `table` (main schema of `database`, as in `has_table`) has `column`: a file from
+    before a migration that added it lacks it."""
+    row = con.execute(
+        "SELECT count(*) FROM duckdb_columns() WHERE database_name = "
+        "coalesce(?, current_database()) AND schema_name = 'main' AND table_name = ? "
+        "AND column_name = ?", [database, table, column]).fetchone()
+    return bool(row and row[0])
+
+
 def extension_path(name: str) -> Path:
     """The extension file inside its pip package (`duckdb-extension-<name>`), for this DuckDB."""
     package = EXTENSION_PACKAGES.get(name, f"duckdb_extension_{name}")

@@ -37,6 +37,7 @@ from spark_lsp.kb.db import (
     KBBusy,
     KBError,
     connect,
+    has_column,
     has_table,
     kb_errors,
     kb_file,
@@ -61,6 +62,7 @@ from spark_lsp.kb.embed import (
 )
 from spark_lsp.kb.harvest import (
     DEFAULT_TIMEOUT,
+    HARVESTER,
     DocObject,
     LibraryHarvest,
     Snippet,
@@ -205,11 +207,15 @@ def _read_previous(path: Path, timeout: float) -> _Previous:
         with kb_errors(path):
             check_schema(con, path)
             if has_docs(con):
-                for lib, version, python, objects, snippets in con.execute(
-                        "SELECT library, version, python, objects, snippets FROM doc_libraries"
-                ).fetchall():
+                # (a file from before migration 005 is migrated by this build, not here)
+                harvester = "coalesce(harvester, 0)" if has_column(
+                    con, "doc_libraries", "harvester") else "0"
+                for lib, version, python, objects, snippets, revision in con.execute(
+                        f"SELECT library, version, python, objects, snippets, {harvester} "
+                        f"FROM doc_libraries").fetchall():
                     prev.libraries[(lib, version)] = {"python": python, "objects": objects,
-                                                      "snippets": snippets}
+                                                      "snippets": snippets,
+                                                      "harvester": revision}
     finally:
         con.close()
     return prev
@@ -226,11 +232,13 @@ def _load_previous_docs(con: duckdb.DuckDBPyConnection, path: Path,
         wanted = [f"{lib}\x1f{version}" for lib, version in keep]
         where = "list_contains(?, library || chr(31) || version)"
         harvests: dict[tuple[str, str], LibraryHarvest] = {}
-        for lib, version, python, seconds, at in con.execute(
-                f"SELECT library, version, python, seconds, harvested_at FROM prev.doc_libraries "
-                f"WHERE {where}", [wanted]).fetchall():
+        harvester = "coalesce(harvester, 0)" if has_column(
+            con, "doc_libraries", "harvester", "prev") else "0"
+        for lib, version, python, seconds, at, revision in con.execute(
+                f"SELECT library, version, python, seconds, harvested_at, {harvester} "
+                f"FROM prev.doc_libraries WHERE {where}", [wanted]).fetchall():
             harvests[(lib, version)] = LibraryHarvest(lib, "ok", version, python, seconds=seconds,
-                                                      harvested_at=at)
+                                                      harvested_at=at, harvester=revision)
         for lib, version, obj, kind, sig, aliases in con.execute(
                 f"SELECT library, version, object, kind, signature, aliases FROM prev.doc_objects "
                 f"WHERE {where} ORDER BY library, version, object", [wanted]).fetchall():
@@ -482,7 +490,8 @@ def build_docs(home: Path | None = None, *, python: str | None = None,
             if version is None:
                 report.libraries.append(LibraryResult(lib, "missing", message=(
                     f"{lib}: not installed in {exe}; skipped")))
-            elif rebuild or version == "unknown" or (lib, version) not in previous.libraries:
+            elif rebuild or version == "unknown" or (lib, version) not in previous.libraries \
+                    or previous.libraries[(lib, version)]["harvester"] < HARVESTER:
                 to_harvest.append(lib)
         harvests = _harvest_all(to_harvest, exe, timeout, say)
         stage("harvest")
@@ -588,10 +597,12 @@ def _insert_libraries(con: duckdb.DuckDBPyConnection, harvests: list[LibraryHarv
     now = utc_now()
     for h in harvests:
         if h.ok:
-            con.execute("INSERT OR REPLACE INTO doc_libraries VALUES (?, ?, ?, ?, ?, ?, ?)",
+            con.execute("INSERT OR REPLACE INTO doc_libraries (library, version, python, "
+                        "objects, snippets, harvested_at, seconds, harvester) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                         [h.library, h.version, h.python, len(h.objects),
                          counts.get((h.library, h.version), 0), h.harvested_at or now,
-                         round(h.seconds, 3)])
+                         round(h.seconds, 3), h.harvester])
             insert_usage(con, h.library, h.version, h.usage)
 
 

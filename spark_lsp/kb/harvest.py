@@ -42,6 +42,12 @@ IMPORT_NAMES = {"scikit-learn": "sklearn", "pyyaml": "yaml", "tensorflow-cpu": "
 SECTIONS = ("summary", "parameters", "returns", "examples", "notes", "deprecation")
 DEFAULT_TIMEOUT = 300.0
 MAX_OBJECTS = 60_000
+# The harvester's revision, stored with each library it documents: bump it when a change here or
+# in introspect_child.py changes what a harvest finds, and the next incremental build documents
+# every library again (vectors of unchanged texts come from the cache). 1: first release; 2: the
+# public subpackages of every library not walked by attributes only, and the other packages of
+# its distribution (`attrs` re-exports `attr`).
+HARVESTER = 2
 MIN_SECTION_CHARS = 15
 _LIMITS = {"summary": 1500, "parameters": 2000, "returns": 800, "examples": 1500,
            "notes": 1500, "deprecation": 800}
@@ -110,6 +116,7 @@ class LibraryHarvest:
     truncated: bool = False
     harvested_at: datetime | None = None  # UTC; set when stored
     usage: dict[str, int] = field(default_factory=dict)  # member name -> uses in its source
+    harvester: int = HARVESTER  # the harvester revision that documented it
 
     @property
     def ok(self) -> bool:

@@ -40,11 +40,10 @@ SKIP_BY_LIBRARY = {"torch": {"distributed", "ao", "fx", "onnx", "export", "jit",
                              "ops", "return_types", "overrides", "monitor", "accelerator",
                              "compiler", "multiprocessing", "futures", "library", "torch",
                              "version", "torch_version", "serialization", "storage", "types"}}
-# Libraries whose subpackages are imported by name (pkgutil): their public modules are not all
-# imported by `import LIB`. Others (torch, tensorflow, keras) are walked through attributes only:
-# importing every file of theirs takes minutes and reaches private code.
-IMPORT_SUBMODULES = {"sklearn", "scipy", "matplotlib", "dask", "numpy", "pandas", "statsmodels",
-                     "seaborn", "polars", "xgboost", "lightgbm"}
+# Libraries walked through their attributes only: importing every file of theirs takes minutes
+# and reaches private code. Every other library's public subpackages are imported by name
+# (pkgutil), since `import LIB` does not import them all (`rich.table`, `sklearn.cluster`).
+ATTRIBUTES_ONLY = {"torch", "tensorflow", "keras", "tf_keras", "jax", "transformers"}
 DIST_NAMES = {"sklearn": "scikit-learn", "yaml": "pyyaml", "PIL": "pillow", "cv2": "opencv-python"}
 _ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
 _DOC_SIGNATURE = re.compile(r"^([A-Za-z_][\w.]*)\((.*)\)(\s*->\s*.+)?$")
@@ -56,6 +55,21 @@ def _text(value: object, limit: int) -> str:
     text = value if isinstance(value, str) else ""
     text = _ADDRESS.sub("", text.replace("\x00", ""))
     return text[:limit]
+
+
+def sibling_packages(name: str) -> set[str]:
+    """The other top-level packages of the distribution that installs `name`: `attrs` re-exports
+    the objects of `attr`, which the same wheel installs; a namespace shared with other
+    distributions (`google`) brings none."""
+    try:
+        owners = importlib.metadata.packages_distributions()
+    except Exception:  # noqa: BLE001 - metadata of other packages may be broken
+        return set()
+    dists = set(owners.get(name, []))
+    if len(dists) != 1:
+        return set()
+    return {top for top, found in owners.items()
+            if top != name and is_public(top) and set(found) == dists}
 
 
 def library_version(name: str, module: types.ModuleType) -> str:
@@ -124,6 +138,17 @@ def defined_in(obj: object) -> str:
     return module.split(".")[0] if isinstance(module, str) else ""
 
 
+def canonical_name(names: list[str], home: str | None) -> str:
+    """The name an object is documented under, of the public names the walk found it by (in
+    the order found, shallowest first): the first whose module is the object's own module or a
+    package above it (`rich.table.Table`, not `rich.columns.Table` which imports it; `pandas.
+    DataFrame`), else the first (TensorFlow's objects live in `keras.src`)."""
+    def at_home(name: str) -> bool:
+        parent = name.rsplit(".", 1)[0]
+        return home is not None and (home == parent or home.startswith(parent + "."))
+    return next((n for n in names if at_home(n)), names[0])
+
+
 def is_public(name: str) -> bool:
     return bool(name) and not name.startswith("_")
 
@@ -141,7 +166,7 @@ def safe_getattr(obj: object, name: str, default: object = None) -> object:
 class Walker:
     def __init__(self, root_name: str, out: io.TextIOBase, max_objects: int) -> None:
         self.root_name = root_name
-        self.allowed = {root_name, *FOREIGN_OK.get(root_name, ())}
+        self.allowed = {root_name, *FOREIGN_OK.get(root_name, ()), *sibling_packages(root_name)}
         self.out = out
         self.max_objects = max_objects
         self.count = 0
@@ -163,7 +188,7 @@ class Walker:
 
     def submodule_names(self, module: types.ModuleType) -> list[str]:
         names: list[str] = []
-        if self.root_name not in IMPORT_SUBMODULES:
+        if self.root_name in ATTRIBUTES_ONLY:
             return names
         path = safe_getattr(module, "__path__")
         if not path:
@@ -181,7 +206,7 @@ class Walker:
         names: set[str] = set()
         if isinstance(listed, (list, tuple)):
             names.update(n for n in listed if isinstance(n, str))
-            if self.root_name not in IMPORT_SUBMODULES:
+            if self.root_name in ATTRIBUTES_ONLY:
                 # `torch.__all__` lists functions, not `nn`, `optim` or `utils`: the library's
                 # public submodules that are imported anyway are part of its API too
                 names.update(self.imported_submodules(module))
@@ -271,27 +296,26 @@ class Walker:
                 if kind is None:
                     continue
                 rec = self.record(name, obj, kind)
+                rec["home"] = safe_getattr(obj, "__module__")
                 self.seen[id(obj)] = rec
                 self.keep_alive.append(obj)
                 self.count += 1
                 if kind == "class":
-                    classes.append((name, obj))  # type: ignore[arg-type]
-                    continue  # emitted with its aliases after the walk
-                if kind == "module":
-                    continue
+                    classes.append((rec, obj))  # type: ignore[arg-type]
+        # Records go out after the walk, under their canonical name and with every alias found.
+        for rec in self.seen.values():
+            home = rec.pop("home", None)
+            names = [rec["name"], *rec.pop("new_aliases", [])]
+            if rec["kind"] != "module":  # a module's name is already its members' prefix
+                rec["name"] = canonical_name(names, home if isinstance(home, str) else None)
+            rec["aliases"] = sorted(set(names) - {rec["name"]})
+        for rec in self.seen.values():
+            if rec["name"] != self.root_name:
                 self.emit(rec)
-        # Module and class records go out last so they carry every alias found.
-        for rec in self.seen.values():
-            rec["aliases"] = sorted(set(rec.pop("new_aliases", [])))
-        for rec in self.seen.values():
-            if rec["kind"] in ("module", "class") and rec["name"] != self.root_name:
-                self.emit(rec)
-        for rec in self.seen.values():
-            if rec["kind"] not in ("module", "class") and rec["aliases"]:
-                self.emit({"type": "aliases", "name": rec["name"], "aliases": rec["aliases"]})
         # Classes that share member objects (torch's ByteTensor, FloatTensor... carry Tensor's
         # methods) document them once, under the shortest class name; the rest are aliases.
-        for name, cls in sorted(classes, key=lambda c: (len(c[0].rsplit(".", 1)[-1]), c[0])):
+        named = [(rec["name"], cls) for rec, cls in classes]
+        for name, cls in sorted(named, key=lambda c: (len(c[0].rsplit(".", 1)[-1]), c[0])):
             if self.count >= self.max_objects:
                 break
             self.walk_class(name, cls)

@@ -607,3 +607,115 @@ def test_usage_counts_of_unchanged_libraries_are_carried_over(kb_copy):
     report = build_docs(kb_copy, libraries=LIBS, progress=False)
     assert {r.status for r in report.libraries} == {"unchanged"}
     assert counts() == before and before
+
+
+def test_any_library_documents_its_unimported_subpackages_under_their_own_names(tmp_path,
+                                                                                monkeypatch):
+    """Like rich: `import sparkrichlib` imports none of its modules, `columns` imports `Table`
+    from `table`, and the wheel installs a second package (`sparkrichlib_impl`, as attrs
+    installs `attr`) whose objects the first re-exports."""
+    site = tmp_path / "site"
+    pkg = site / "sparkrichlib"
+    pkg.mkdir(parents=True)
+    (pkg / "__init__.py").write_text(textwrap.dedent('''
+        """A terminal library."""
+        __all__ = ["print_it", "define"]
+        from sparkrichlib_impl import define
+
+
+        def print_it(text):
+            """Print text with colours."""
+        '''), encoding="utf-8")
+    (pkg / "table.py").write_text(textwrap.dedent('''
+        class Table:
+            """A renderable that draws a table in the terminal."""
+
+            def add_row(self, *cells):
+                """Add a row of cells."""
+        '''), encoding="utf-8")
+    (pkg / "columns.py").write_text("from sparkrichlib.table import Table\n\n\n"
+                                    "class Columns:\n    \"\"\"Cells in columns.\"\"\"\n")
+    (pkg / "__main__.py").write_text("raise SystemExit('never imported')\n")
+    (site / "sparkrichlib_impl").mkdir()
+    (site / "sparkrichlib_impl" / "__init__.py").write_text(
+        'def define(cls):\n    """Make a class with validated attributes."""\n    return cls\n')
+    info = site / "sparkrichlib-3.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: sparkrichlib\nVersion: 3.0\n")
+    (info / "top_level.txt").write_text("sparkrichlib\nsparkrichlib_impl\n")
+    monkeypatch.setenv("PYTHONPATH", str(site))
+    result = harvest_library("sparkrichlib", timeout=60)
+    assert result.ok and result.version == "3.0", result.message
+    objects = {o.object: o for o in result.objects}
+    assert {"sparkrichlib.table.Table", "sparkrichlib.table.Table.add_row",
+            "sparkrichlib.columns.Columns", "sparkrichlib.print_it",
+            "sparkrichlib.define"} <= set(objects)
+    # documented where it is defined; the module that imports it gives an alias
+    assert "sparkrichlib.columns.Table" not in objects
+    assert objects["sparkrichlib.table.Table"].aliases == ["sparkrichlib.columns.Table"]
+
+
+@pytest.mark.parametrize(("names", "home", "expected"), [
+    (["rich.columns.Table", "rich.table.Table"], "rich.table", "rich.table.Table"),
+    (["pandas.DataFrame", "pandas.core.frame.DataFrame"], "pandas.core.frame",
+     "pandas.DataFrame"),
+    (["rich.bar.Console", "rich.console.Console"], "rich.console", "rich.console.Console"),
+    # defined outside every public path (TensorFlow's keras.src): the first found, shallowest
+    (["tensorflow.keras.layers.Dense", "tensorflow.keras.layers.core.Dense"],
+     "keras.src.layers.core.dense", "tensorflow.keras.layers.Dense"),
+    (["lib.f", "lib.sub.f"], None, "lib.f"),
+    # a module named like the start of another is not its package
+    (["lib.tab.Table", "lib.table.Table"], "lib.tables", "lib.tab.Table"),
+])
+def test_canonical_name_is_the_objects_own_module_or_a_package_above(names, home, expected):
+    from spark_lsp.kb.introspect_child import canonical_name
+
+    assert canonical_name(names, home) == expected
+
+
+def test_libraries_documented_by_an_older_harvester_are_harvested_again(kb_copy):
+    """A Spark upgrade whose harvester finds more must not keep the old documentation as
+    'unchanged' because the library's version did not move."""
+    from spark_lsp.kb.db import connect, load_extensions
+    from spark_lsp.kb.harvest import HARVESTER
+
+    def revisions():
+        con = open_readonly(kb_file(kb_copy), timeout=10)
+        try:
+            return dict(con.execute("SELECT library, harvester FROM doc_libraries").fetchall())
+        finally:
+            con.close()
+
+    assert revisions() == {lib: HARVESTER for lib in LIBS}
+    writer = connect(kb_file(kb_copy))
+    load_extensions(writer, ["vss", "fts"])
+    try:
+        writer.execute("UPDATE doc_libraries SET harvester = ? WHERE library = 'sparktinylib'",
+                       [HARVESTER - 1])
+        writer.execute("CHECKPOINT")
+    finally:
+        writer.close()
+    report = build_docs(kb_copy, libraries=LIBS, progress=False)
+    assert {r.library: r.status for r in report.libraries} == {
+        "sparktinylib": "harvested", "docstring_parser": "unchanged"}
+    assert report.newly_embedded == 0  # same texts: every vector from the cache
+    assert revisions() == {lib: HARVESTER for lib in LIBS}
+
+
+def test_a_knowledge_base_from_before_harvester_revisions_is_harvested_again(kb_copy):
+    from spark_lsp.kb.db import connect, load_extensions
+    from spark_lsp.kb.migrate import schema_version
+
+    writer = connect(kb_file(kb_copy))
+    load_extensions(writer, ["vss", "fts"])
+    try:  # the file as migration 4 left it
+        writer.execute("ALTER TABLE doc_libraries DROP COLUMN harvester")
+        writer.execute("DELETE FROM schema_migrations WHERE version >= 5")
+        writer.execute("CHECKPOINT")
+        assert schema_version(writer) == 4
+    finally:
+        writer.close()
+    assert search("sort_values stable", k=1, home=kb_copy)  # still searches as it is
+    report = build_docs(kb_copy, libraries=LIBS, progress=False)
+    assert {r.status for r in report.libraries} == {"harvested"}
+    assert report.newly_embedded == 0
