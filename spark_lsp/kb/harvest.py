@@ -42,6 +42,9 @@ IMPORT_NAMES = {"scikit-learn": "sklearn", "pyyaml": "yaml", "tensorflow-cpu": "
 SECTIONS = ("summary", "parameters", "returns", "examples", "notes", "deprecation")
 DEFAULT_TIMEOUT = 300.0
 MAX_OBJECTS = 60_000
+# A submodule's import may take a tenth of the library's timeout (at most 30 s): one that hangs
+# is left out instead of losing the whole library to the timeout.
+MAX_IMPORT_SECONDS = 30.0
 # The harvester's revision, stored with each library it documents: bump it when a change here or
 # in introspect_child.py changes what a harvest finds, and the next incremental build documents
 # every library again (vectors of unchanged texts come from the cache). 1: first release; 2: the
@@ -235,7 +238,9 @@ def harvest_library(library: str, python: str | None = None, *,
            "PYTHONDONTWRITEBYTECODE": "1", "PYTHONWARNINGS": "ignore"}
     with tempfile.TemporaryDirectory(prefix="spark-harvest-") as tmp:
         out = Path(tmp) / f"{library}.jsonl"
-        proc = subprocess.Popen([exe, str(CHILD_SCRIPT), library, str(out), str(max_objects)],
+        import_limit = max(1.0, min(MAX_IMPORT_SECONDS, timeout / 10))
+        proc = subprocess.Popen([exe, str(CHILD_SCRIPT), library, str(out), str(max_objects),
+                                 str(import_limit)],
                                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.PIPE, cwd=tmp, env=env,
                                 start_new_session=True)

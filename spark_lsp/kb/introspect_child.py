@@ -21,7 +21,9 @@ import json
 import os
 import pkgutil
 import re
+import signal
 import sys
+import threading
 import time
 import types
 import warnings
@@ -149,6 +151,29 @@ def canonical_name(names: list[str], home: str | None) -> str:
     return next((n for n in names if at_home(n)), names[0])
 
 
+class ImportTimeout(Exception):
+    """A submodule whose import did not finish in time (it waits on a network, say)."""
+
+
+def import_within(name: str, seconds: float) -> types.ModuleType:
+    """`importlib.import_module(name)`, interrupted after `seconds` (where SIGALRM exists): one
+    submodule that hangs costs that much, not the library's whole harvest."""
+    if seconds <= 0 or not hasattr(signal, "setitimer") or \
+            threading.current_thread() is not threading.main_thread():
+        return importlib.import_module(name)
+
+    def expired(signum: int, frame: object) -> None:
+        raise ImportTimeout(f"importing {name} took over {seconds:g} s")
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        return importlib.import_module(name)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 def is_public(name: str) -> bool:
     return bool(name) and not name.startswith("_")
 
@@ -164,8 +189,10 @@ def safe_getattr(obj: object, name: str, default: object = None) -> object:
 
 
 class Walker:
-    def __init__(self, root_name: str, out: io.TextIOBase, max_objects: int) -> None:
+    def __init__(self, root_name: str, out: io.TextIOBase, max_objects: int,
+                 import_limit: float = 0.0) -> None:
         self.root_name = root_name
+        self.import_limit = import_limit  # seconds per submodule import; 0: no limit
         self.allowed = {root_name, *FOREIGN_OK.get(root_name, ()), *sibling_packages(root_name)}
         self.out = out
         self.max_objects = max_objects
@@ -247,7 +274,7 @@ class Walker:
                 try:
                     with warnings.catch_warnings():
                         warnings.simplefilter("ignore")
-                        return importlib.import_module(f"{owner.__name__}.{name}")
+                        return import_within(f"{owner.__name__}.{name}", self.import_limit)
                 except BaseException:  # noqa: BLE001, S110 - SystemExit from odd modules too
                     pass
             self.errors += 1
@@ -417,6 +444,7 @@ def usage_counts(module: types.ModuleType, names: set[str]) -> dict[str, int]:
 def main(argv: list[str]) -> int:
     library, output = argv[1], argv[2]
     max_objects = int(argv[3]) if len(argv) > 3 else 60_000
+    import_limit = float(argv[4]) if len(argv) > 4 else 0.0
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     os.environ.setdefault("MPLBACKEND", "Agg")
     warnings.simplefilter("ignore")
@@ -431,7 +459,7 @@ def main(argv: list[str]) -> int:
                                   "error": f"{type(exc).__name__}: {exc}"[:2000]}) + "\n")
             return 3
         imported = time.monotonic()
-        walker = Walker(library, out, max_objects)
+        walker = Walker(library, out, max_objects, import_limit)
         walker.emit({"type": "library", "library": library,
                      "version": library_version(library, module),
                      "python": sys.executable, "python_version": sys.version.split()[0]})

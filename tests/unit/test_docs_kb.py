@@ -719,3 +719,20 @@ def test_a_knowledge_base_from_before_harvester_revisions_is_harvested_again(kb_
     report = build_docs(kb_copy, libraries=LIBS, progress=False)
     assert {r.status for r in report.libraries} == {"harvested"}
     assert report.newly_embedded == 0
+
+
+def test_a_submodule_whose_import_hangs_is_left_out_not_the_library(tmp_path, monkeypatch):
+    pkg = tmp_path / "sparkslowlib"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text('"""A library with one submodule that waits forever."""\n'
+                                     '__version__ = "1.0"\n')
+    (pkg / "fast.py").write_text('def ready():\n    """Answers at once."""\n')
+    (pkg / "waits.py").write_text('import time\ntime.sleep(600)\n\n\n'
+                                  'def never():\n    """Never reached."""\n')
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    started = time.monotonic()
+    result = harvest_library("sparkslowlib", timeout=20)  # a submodule gets 2 s of it
+    assert result.ok, result.message
+    names = {o.object for o in result.objects}
+    assert "sparkslowlib.fast.ready" in names and "sparkslowlib.waits.never" not in names
+    assert time.monotonic() - started < 15
