@@ -293,7 +293,7 @@ class Walker:
         self.seen[id(root)] = self.record(self.root_name, root, "module")
         self.emit(self.seen[id(root)])
         self.count += 1
-        classes: list[tuple[str, type]] = []
+        classes: list[tuple[dict, type]] = []  # (record, class)
         while queue and self.count < self.max_objects:
             mod_name, module = queue.popleft()
             for attr in self.members(module):
@@ -328,7 +328,7 @@ class Walker:
                 self.keep_alive.append(obj)
                 self.count += 1
                 if kind == "class":
-                    classes.append((rec, obj))  # type: ignore[arg-type]
+                    classes.append((rec, obj))  # type: ignore[arg-type]  # obj is a class
         # Records go out after the walk, under their canonical name and with every alias found.
         for rec in self.seen.values():
             home = rec.pop("home", None)
