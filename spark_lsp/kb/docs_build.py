@@ -196,6 +196,15 @@ class _Previous:
     libraries: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
 
 
+def _harvester_sql(con: duckdb.DuckDBPyConnection, database: str | None = None) -> str:
+    """The column expression for the harvester revision of `doc_libraries` rows: revision 0 in
+    a file from before migration 005 (the current file is read as it is; the build migrates
+    only the new one)."""
+    if has_column(con, "doc_libraries", "harvester", database):
+        return "coalesce(harvester, 0)"
+    return "0"
+
+
 def _read_previous(path: Path, timeout: float) -> _Previous:
     """What the current file documents. Raises KBTooNew / KBCorrupt: a file that must not be
     replaced blindly (its cards and traces would be lost) stops the build before any work."""
@@ -207,12 +216,9 @@ def _read_previous(path: Path, timeout: float) -> _Previous:
         with kb_errors(path):
             check_schema(con, path)
             if has_docs(con):
-                # (a file from before migration 005 is migrated by this build, not here)
-                harvester = "coalesce(harvester, 0)" if has_column(
-                    con, "doc_libraries", "harvester") else "0"
                 for lib, version, python, objects, snippets, revision in con.execute(
-                        f"SELECT library, version, python, objects, snippets, {harvester} "
-                        f"FROM doc_libraries").fetchall():
+                        f"SELECT library, version, python, objects, snippets, "
+                        f"{_harvester_sql(con)} FROM doc_libraries").fetchall():
                     prev.libraries[(lib, version)] = {"python": python, "objects": objects,
                                                       "snippets": snippets,
                                                       "harvester": revision}
@@ -232,11 +238,10 @@ def _load_previous_docs(con: duckdb.DuckDBPyConnection, path: Path,
         wanted = [f"{lib}\x1f{version}" for lib, version in keep]
         where = "list_contains(?, library || chr(31) || version)"
         harvests: dict[tuple[str, str], LibraryHarvest] = {}
-        harvester = "coalesce(harvester, 0)" if has_column(
-            con, "doc_libraries", "harvester", "prev") else "0"
         for lib, version, python, seconds, at, revision in con.execute(
-                f"SELECT library, version, python, seconds, harvested_at, {harvester} "
-                f"FROM prev.doc_libraries WHERE {where}", [wanted]).fetchall():
+                f"SELECT library, version, python, seconds, harvested_at, "
+                f"{_harvester_sql(con, 'prev')} FROM prev.doc_libraries WHERE {where}",
+                [wanted]).fetchall():
             harvests[(lib, version)] = LibraryHarvest(lib, "ok", version, python, seconds=seconds,
                                                       harvested_at=at, harvester=revision)
         for lib, version, obj, kind, sig, aliases in con.execute(
