@@ -13,6 +13,7 @@ Records: {"type": "library", ...} first, then {"type": "object", ...} per public
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.metadata
 import inspect
@@ -59,14 +60,21 @@ def _text(value: object, limit: int) -> str:
     return text[:limit]
 
 
+@functools.lru_cache(maxsize=1)
+def distributions_of() -> dict[str, list[str]]:
+    """Top-level package -> the distributions that install it (read once: it scans every
+    installed distribution's metadata); empty when that metadata is broken."""
+    try:
+        return dict(importlib.metadata.packages_distributions())
+    except Exception:  # noqa: BLE001 - metadata of other packages may be broken
+        return {}
+
+
 def sibling_packages(name: str) -> set[str]:
     """The other top-level packages of the distribution that installs `name`: `attrs` re-exports
     the objects of `attr`, which the same wheel installs; a namespace shared with other
     distributions (`google`) brings none."""
-    try:
-        owners = importlib.metadata.packages_distributions()
-    except Exception:  # noqa: BLE001 - metadata of other packages may be broken
-        return set()
+    owners = distributions_of()
     dists = set(owners.get(name, []))
     if len(dists) != 1:
         return set()
@@ -75,11 +83,7 @@ def sibling_packages(name: str) -> set[str]:
 
 
 def library_version(name: str, module: types.ModuleType) -> str:
-    candidates = [DIST_NAMES.get(name, name)]
-    try:
-        candidates += importlib.metadata.packages_distributions().get(name, [])
-    except Exception:  # noqa: BLE001, S110 - metadata of other packages may be broken
-        pass
+    candidates = [DIST_NAMES.get(name, name), *distributions_of().get(name, [])]
     for dist in candidates:
         try:
             return importlib.metadata.version(dist)
