@@ -290,13 +290,11 @@ class Searcher:
                 f"the knowledge base {self.path} is busy (being written); try again")
         def require_docs() -> None:
             if not has_docs(con):
-                raise SearchUnavailable(f"{self.path} holds no documentation yet: run "
-                                        f"`spark kb build`")
+                raise self._no_docs()
         self._once_per_connection("docs", require_docs)
         chosen, symbols = self._state(con, versions)
         if not chosen:
-            raise SearchUnavailable(f"{self.path} holds no documentation yet: run "
-                                    f"`spark kb build`")
+            raise self._no_docs()
         if isinstance(library, str):
             library = [library]
         libs = frozenset(import_name(x) for x in library) if library else None
@@ -328,6 +326,9 @@ class Searcher:
             rankings[m] = found
             self.timings[m] = time.perf_counter() - started
         return rankings
+
+    def _no_docs(self) -> SearchUnavailable:
+        return SearchUnavailable(f"{self.path} holds no documentation yet: run `spark kb build`")
 
     def _single(self, con: duckdb.DuckDBPyConnection, ranking: Ranking, mode: str, k: int
                 ) -> list[DocHit]:
