@@ -205,8 +205,9 @@ def open_readonly(path: Path, *, timeout: float = 1.0, extensions: bool = False,
 
 
 def has_table(con: duckdb.DuckDBPyConnection, table: str, database: str | None = None) -> bool:
-    """Whether `table` exists in the main schema of `database` (default: the connection's own
-    file; an attached one by its alias) — a file from before a migration lacks its tables."""
+    """Whether `table` exists in the main schema of `database` (default: current_database(),
+    the connection's own file unless a memory store's schema was put first on the search path;
+    an attached one by its alias) — a file from before a migration lacks its tables."""
     row = con.execute(
         "SELECT count(*) FROM duckdb_tables() WHERE database_name = "
         "coalesce(?, current_database()) AND schema_name = 'main' AND table_name = ?",

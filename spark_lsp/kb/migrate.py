@@ -62,6 +62,8 @@ def latest_version(migrations: tuple[Migration, ...] | list[Migration] | None = 
 
 def schema_version(con: duckdb.DuckDBPyConnection) -> int:
     """The highest migration applied to this file; 0 for a new (or non-Spark) file."""
+    # Not `db.has_table`: with a memory store attached, its schema comes first on the search
+    # path and current_database() names the store, not the file that holds schema_migrations.
     exists = con.execute(
         "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'main' "
         "AND table_name = 'schema_migrations'").fetchone()
