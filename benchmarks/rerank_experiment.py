@@ -128,7 +128,7 @@ def main() -> None:
         for tag, libs in (("hybrid", None),
                           ("hybrid+ctx", context_libraries(setup, set(versions)))):
             shipped = [h.object for h in searcher.search(question, libs, k=K)]
-            rankings, usage = searcher.rankings(question, libs, n=args.candidates)
+            rankings, usage, _ = searcher.rankings(question, libs, n=args.candidates)
             keys, x = features(rankings, usage, question, setup, kinds, snippets)
             y = np.array([float(any(k[2] in g for g in gold)) for k in keys])
             item[tag] = {"fusion": shipped, "keys": keys, "x": x, "y": y}

@@ -94,6 +94,11 @@ class Frame:
         Frame
             A new frame with its rows in order.
 
+        See Also
+        --------
+        to_records : The rows as dictionaries.
+        merge_frames, nosuchfunction
+
         .. deprecated:: 0.9
            ``kind="mergesort"``: use ``kind="stable"``.
         """

@@ -47,6 +47,7 @@ from spark_lsp.kb.db import (
 from spark_lsp.kb.docs_store import (
     DOC_TABLES,
     has_docs,
+    insert_links,
     insert_objects,
     insert_snippets,
     insert_usage,
@@ -259,6 +260,12 @@ def _load_previous_docs(con: duckdb.DuckDBPyConnection, path: Path,
                     [wanted]).fetchall():
                 if (lib, version) in harvests:
                     harvests[(lib, version)].usage[name] = uses
+        if has_table(con, "doc_links", "prev"):
+            for lib, version, obj, target in con.execute(
+                    f"SELECT library, version, object, target FROM prev.doc_links "
+                    f"WHERE {where} ORDER BY ALL", [wanted]).fetchall():
+                if (lib, version) in harvests:
+                    harvests[(lib, version)].links.setdefault(obj, []).append(target)
         return list(harvests.values()), snippets
     finally:
         con.execute("DETACH prev")
@@ -609,6 +616,7 @@ def _insert_libraries(con: duckdb.DuckDBPyConnection, harvests: list[LibraryHarv
                          counts.get((h.library, h.version), 0), h.harvested_at or now,
                          round(h.seconds, 3), h.harvester])
             insert_usage(con, h.library, h.version, h.usage)
+            insert_links(con, h.library, h.version, h.links)
 
 
 __all__ = ["BuildReport", "LibraryResult", "build_docs", "build_indexes", "is_disk_full",

@@ -25,7 +25,7 @@ from spark_lsp.kb.migrate import schema_version
 log = logging.getLogger(__name__)
 
 DOCS_SCHEMA = 2  # the migration that created the documentation tables
-DOC_TABLES = ("doc_libraries", "doc_objects", "docs", "doc_usage")
+DOC_TABLES = ("doc_libraries", "doc_objects", "docs", "doc_usage", "doc_links")
 _VECTOR_COLUMNS = ", ".join(f"_docs_vec.column{i}" for i in range(DIM))
 
 
@@ -96,6 +96,16 @@ def insert_usage(con: duckdb.DuckDBPyConnection, library: str, version: str,
         con.execute("INSERT OR REPLACE INTO doc_usage SELECT ?, ?, unnest(?::VARCHAR[]), "
                     "unnest(?::INTEGER[])",
                     [library, version, names, [min(usage[n], 2**31 - 1) for n in names]])
+
+
+def insert_links(con: duckdb.DuckDBPyConnection, library: str, version: str,
+                 links: dict[str, list[str]]) -> None:
+    """The objects each object's "See Also" section names (`harvest.see_also_links`)."""
+    pairs = sorted({(obj, target) for obj, targets in links.items() for target in targets})
+    if pairs:
+        con.execute("INSERT OR REPLACE INTO doc_links SELECT ?, ?, unnest(?::VARCHAR[]), "
+                    "unnest(?::VARCHAR[])",
+                    [library, version, [p[0] for p in pairs], [p[1] for p in pairs]])
 
 
 def insert_objects(con: duckdb.DuckDBPyConnection, objects: list[DocObject],

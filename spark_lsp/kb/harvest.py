@@ -49,8 +49,8 @@ MAX_IMPORT_SECONDS = 30.0
 # in introspect_child.py changes what a harvest finds, and the next incremental build documents
 # every library again (vectors of unchanged texts come from the cache). 1: first release; 2: the
 # public subpackages of every library not walked by attributes only, and the other packages of
-# its distribution (`attrs` re-exports `attr`).
-HARVESTER = 2
+# its distribution (`attrs` re-exports `attr`); 3: "See Also" links.
+HARVESTER = 3
 MIN_SECTION_CHARS = 15
 _LIMITS = {"summary": 1500, "parameters": 2000, "returns": 800, "examples": 1500,
            "notes": 1500, "deprecation": 800}
@@ -65,6 +65,11 @@ _EPYDOC = re.compile(r"^[ \t]*@(param|return|raise)", re.MULTILINE)
 _VERSION_NOTE = re.compile(
     r"^([ \t]*)\.\. (versionadded|versionchanged|deprecated|versionremoved)::[ \t]*([^\n]*)\n"
     r"((?:\1[ \t]+[^\n]*\n|[ \t]*\n)*)", re.MULTILINE)
+# A numpydoc "See Also" section, up to the next underlined heading.
+_SEE_ALSO = re.compile(r"^([ \t]*)See Also[ \t]*\n[ \t]*-{3,}[ \t]*\n(.*?)"
+                       r"(?=^[ \t]*\S[^\n]*\n[ \t]*-{3,}[ \t]*$|\Z)", re.MULTILINE | re.DOTALL)
+_ROLE = re.compile(r":[\w:]+:`([^`]*)`")  # :func:`~numpy.sort`, :meth:`sort <numpy.sort>`
+_REFERENCE = re.compile(r"[A-Za-z_][\w.]*")
 _DOC_SIGNATURE = re.compile(r"^[A-Za-z_][\w.]*\(.*\)(\s*->\s*.+)?$")
 
 
@@ -120,6 +125,8 @@ class LibraryHarvest:
     harvested_at: datetime | None = None  # UTC; set when stored
     usage: dict[str, int] = field(default_factory=dict)  # member name -> uses in its source
     harvester: int = HARVESTER  # the harvester revision that documented it
+    # object -> the objects of this library its "See Also" section names (`see_also_links`)
+    links: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -313,6 +320,7 @@ def read_child_output(library: str, path: Path, python: str) -> LibraryHarvest:
             merged = dict.fromkeys(objects[name].aliases + [clean_text(a) for a in extra])
             objects[name].aliases = [a for a in merged if a not in objects]
     result.objects = list(objects.values())
+    result.links = see_also_links(result.objects)
     if done:
         result.status = "ok"
     return result
@@ -414,6 +422,67 @@ def sections_of(obj: DocObject) -> list[tuple[str, str]]:
     found.append(("deprecation", "\n".join(deprecations)))
     return [(section, _clip(text, _LIMITS[section])) for section, text in found
             if section == "summary" or len(text.strip()) >= MIN_SECTION_CHARS]
+
+
+def _role_target(m: re.Match[str]) -> str:
+    text = m.group(1)
+    if "<" in text and text.endswith(">"):
+        text = text[text.rindex("<") + 1:-1]
+    return text.lstrip("~!")
+
+
+def see_also(doc: str) -> list[str]:
+    """The names a numpydoc "See Also" section lists, as written (`DataFrame.duplicated`,
+    `numpy.sort`, `sort`): the first word of each entry line, or several separated by commas;
+    the indented descriptions below them are skipped."""
+    found: list[str] = []
+    for m in _SEE_ALSO.finditer(doc):
+        indent = len(m.group(1).expandtabs())
+        for line in m.group(2).splitlines():
+            if not line.strip() or len(line) - len(line.lstrip()) > indent:
+                continue  # a blank line or an entry's description
+            head = _ROLE.sub(_role_target, line).split(":", 1)[0]
+            for name in head.split(","):
+                name = name.strip().strip("`").strip()
+                if _REFERENCE.fullmatch(name) and name not in found:
+                    found.append(name)
+    return found
+
+
+def see_also_links(objects: list[DocObject]) -> dict[str, list[str]]:
+    """Each object's "See Also" names resolved to documented objects of the same library: as
+    written, under the library (`DataFrame.duplicated` -> `pandas.DataFrame.duplicated`),
+    beside the object itself (`sort` from `numpy.argsort` -> `numpy.sort`; from a method, its
+    class's member) or, failing those, the one object of the library whose name ends that way.
+    Aliases resolve to their canonical object; names resolving nowhere are dropped."""
+    names: dict[str, str] = {}
+    endings: dict[str, set[str]] = {}
+    for o in objects:
+        names[o.object] = o.object
+        parts = o.object.split(".")
+        for i in range(1, len(parts)):
+            endings.setdefault(".".join(parts[i:]), set()).add(o.object)
+    for o in objects:
+        for alias in o.aliases:
+            names.setdefault(alias, o.object)
+    links: dict[str, list[str]] = {}
+    for o in objects:
+        if "See Also" not in o.doc:
+            continue
+        library = o.object.split(".", 1)[0]
+        parent = o.object.rpartition(".")[0]
+        targets: list[str] = []
+        for ref in see_also(o.doc):
+            candidates = [ref, f"{library}.{ref}", f"{parent}.{ref}",
+                          f"{parent.rpartition('.')[0]}.{ref}"]
+            target = next((names[c] for c in candidates if c in names), None)
+            if target is None and len(endings.get(ref, ())) == 1:
+                target = next(iter(endings[ref]))
+            if target is not None and target != o.object and target not in targets:
+                targets.append(target)
+        if targets:
+            links[o.object] = targets
+    return links
 
 
 def snippets_of(harvest: LibraryHarvest) -> list[Snippet]:

@@ -26,7 +26,7 @@ from spark_lsp.kb.bm25 import Postings
 from spark_lsp.kb.db import KBError, has_table, kb_file, load_extensions
 from spark_lsp.kb.docs_store import default_versions, has_docs
 from spark_lsp.kb.embed import DIM, ModelUnavailable, embed_query, vector_literal
-from spark_lsp.kb.fusion import Key, Ranking, Usage, fuse, top, usage_table
+from spark_lsp.kb.fusion import Key, Links, Ranking, Usage, fuse, top, usage_table
 from spark_lsp.kb.harvest import clean_text, import_name
 from spark_lsp.kb.reader import KBReader
 from spark_lsp.kb.symbol_index import QueryTerms, SymbolIndex, hinted_libraries, query_terms
@@ -269,16 +269,16 @@ class Searcher:
 
     def rankings(self, query: str, library: str | Collection[str] | None = None,
                  n: int = CANDIDATES, *, versions: dict[str, str] | None = None
-                 ) -> tuple[dict[str, Ranking], Usage]:
-        """What hybrid search fuses: each mode's first `n` snippets or names, and the usage
-        counts (for replaying the fusion in benchmarks: `fusion.fuse(rankings, usage,
-        symbol_index.hinted_libraries(query_terms(query)))`)."""
+                 ) -> tuple[dict[str, Ranking], Usage, Links]:
+        """What hybrid search fuses: each mode's first `n` snippets or names, the usage counts
+        and the "See Also" links (for replaying the fusion in benchmarks: `fusion.fuse(rankings,
+        usage, symbol_index.hinted_libraries(query_terms(query)), links)`)."""
         query = clean_text(query).strip()
         if not query or n <= 0:
-            return {}, {}
+            return {}, {}, {}
         with self._lock, self.reader.connection() as con:
             return (self._rankings(con, query, query_terms(query), library, "hybrid", n,
-                                   versions), self._usage(con))
+                                   versions), self._usage(con), self._links(con))
 
     def _rankings(self, con: duckdb.DuckDBPyConnection | None, query: str, terms: QueryTerms,
                   library: str | Collection[str] | None, mode: str, n: int,
@@ -343,7 +343,7 @@ class Searcher:
 
     def _fused_hits(self, con: duckdb.DuckDBPyConnection, rankings: dict[str, Ranking],
                     hinted: frozenset[str], k: int) -> list[DocHit]:
-        scores, snippet, ranks = fuse(rankings, self._usage(con), hinted)
+        scores, snippet, ranks = fuse(rankings, self._usage(con), hinted, self._links(con))
         return self._hits(con, [(key, snippet.get(key), scores[key], ranks[key])
                                 for key in top(scores, k)])
 
@@ -353,6 +353,20 @@ class Searcher:
         return self._per_file("usage", lambda: usage_table(con.execute(
             "SELECT library, version, name, uses FROM doc_usage").fetchall())
             if has_table(con, "doc_usage") else {})
+
+    def _links(self, con: duckdb.DuckDBPyConnection) -> Links:
+        """The objects each object's "See Also" names; empty for a knowledge base built before
+        `doc_links` existed."""
+        def load() -> Links:
+            links: dict[Key, list[Key]] = {}
+            if has_table(con, "doc_links"):
+                for library, version, obj, target in con.execute(
+                        "SELECT library, version, object, target FROM doc_links "
+                        "ORDER BY ALL").fetchall():
+                    links.setdefault((library, version, obj), []).append(
+                        (library, version, target))
+            return links
+        return self._per_file("links", load)
 
     def _summary_id(self, con: duckdb.DuckDBPyConnection, key: Key) -> int | None:
         """The snippet that stands for an object found by name only: its summary (else its

@@ -432,12 +432,12 @@ def test_rankings_are_what_hybrid_fuses(kb_copy):
     try:
         for query in ("sort_values stable", "merge two frames", "parse a docstring",
                       "docstring_parser parse"):
-            rankings, usage = searcher.rankings(query, n=50)
+            rankings, usage, links = searcher.rankings(query, n=50)
             assert set(rankings) == {"bm25", "vector", "fuzzy"}
-            scores, _, _ = fuse(rankings, usage, hinted_libraries(query_terms(query)))
+            scores, _, _ = fuse(rankings, usage, hinted_libraries(query_terms(query)), links)
             assert [key[2] for key in top(scores, 5)] == \
                 [h.object for h in searcher.search(query, k=5)], query
-        assert searcher.rankings("   ") == ({}, {})
+        assert searcher.rankings("   ") == ({}, {}, {})
         assert searcher.rankings("merge", library="notalibrary")[0] == {}
     finally:
         searcher.close()
@@ -594,19 +594,115 @@ def test_a_knowledge_base_without_usage_counts_still_searches(kb_copy):
     assert hits and hits[0].object == "sparktinylib.Frame.sort_values"
 
 
-def test_usage_counts_of_unchanged_libraries_are_carried_over(kb_copy):
-    def counts():
+def test_usage_counts_and_links_of_unchanged_libraries_are_carried_over(kb_copy):
+    def rows(sql):
         con = open_readonly(kb_file(kb_copy), timeout=10)
         try:
-            return con.execute("SELECT library, version, name, uses FROM doc_usage "
-                               "ORDER BY ALL").fetchall()
+            return con.execute(sql).fetchall()
         finally:
             con.close()
 
-    before = counts()
+    usage = "SELECT library, version, name, uses FROM doc_usage ORDER BY ALL"
+    links = "SELECT * FROM doc_links ORDER BY ALL"
+    before = rows(usage), rows(links)
     report = build_docs(kb_copy, libraries=LIBS, progress=False)
     assert {r.status for r in report.libraries} == {"unchanged"}
-    assert counts() == before and before
+    assert (rows(usage), rows(links)) == before and all(before)
+
+
+SEE_ALSO_DOC = """Sort things.
+
+Parameters
+----------
+by : str
+    See Also the column: not an entry.
+
+See Also
+--------
+DataFrame.duplicated : Indicate duplicate values.
+sort, lexsort
+:func:`~numpy.argpartition` : Partial sort.
+:meth:`the frame's <pandas.Series.sort_values>`
+DataFrame.value_counts: Count unique combinations
+    of columns, DataFrame.notanentry.
+
+Examples
+--------
+>>> sort(1)
+"""
+
+
+@pytest.mark.parametrize(("doc", "expected"), [
+    (SEE_ALSO_DOC, ["DataFrame.duplicated", "sort", "lexsort", "numpy.argpartition",
+                    "pandas.Series.sort_values", "DataFrame.value_counts"]),
+    # indented as in a method's __doc__, and a last section running to the end
+    ("Sum.\n\n    See Also\n    --------\n    numpy.add : Add.\n        More.\n    mean\n",
+     ["numpy.add", "mean"]),
+    ("No such section; see also numpy.add.", []),
+    ("See Also\n--------\n.. versionadded:: 1.0\n`text with spaces`\n", []),
+])
+def test_see_also_entries_are_read_from_numpydoc(doc, expected):
+    from spark_lsp.kb.harvest import see_also
+
+    assert see_also(doc) == expected
+
+
+def test_see_also_names_resolve_to_objects_of_the_same_library():
+    from spark_lsp.kb.harvest import see_also_links
+
+    def obj(name, doc="", aliases=()):
+        return DocObject("pandas", "3.0", name, "function", "", doc, list(aliases))
+
+    objects = [
+        obj("pandas.DataFrame.drop_duplicates", "Drop.\n\nSee Also\n--------\n"
+            "DataFrame.duplicated : Flag.\nnunique\nmerge\nnumpy.unique\n"
+            "drop_duplicates\nSeries.drop_duplicates\nunknown_thing\n"),
+        obj("pandas.DataFrame.duplicated"), obj("pandas.DataFrame.nunique"),
+        obj("pandas.merge", aliases=["pandas.core.reshape.merge.merge"]),
+        obj("pandas.Series.drop_duplicates"),
+        obj("pandas.concat", "Join.\n\nSee Also\n--------\ncore.reshape.merge.merge\n"
+            "pandas.concat\n"),
+    ]
+    assert see_also_links(objects) == {
+        # under the library, beside the object (its class's member), by a unique ending;
+        # itself, other libraries' names and unknown names are dropped
+        "pandas.DataFrame.drop_duplicates": ["pandas.DataFrame.duplicated",
+                                             "pandas.DataFrame.nunique", "pandas.merge",
+                                             "pandas.Series.drop_duplicates"],
+        "pandas.concat": ["pandas.merge"],  # an alias: its canonical object
+    }
+
+
+def test_see_also_links_are_stored_and_lift_the_objects_they_name(kb_copy):
+    from spark_lsp.kb.db import connect, load_extensions
+
+    path = kb_file(kb_copy)
+    con = open_readonly(path, timeout=10)
+    try:
+        links = con.execute("SELECT object, target FROM doc_links WHERE library = "
+                            "'sparktinylib' ORDER BY ALL").fetchall()
+    finally:
+        con.close()
+    assert links == [("sparktinylib.Frame.sort_values", "sparktinylib.Frame.to_records"),
+                     ("sparktinylib.Frame.sort_values", "sparktinylib.merge_frames")]
+
+    def hits():
+        return {h.object: h for h in Searcher(path).search("sort the rows by one column", k=20)}
+
+    linked = hits()
+    # the rank (before the links' shares) of the first result naming it: sort_values
+    assert linked["sparktinylib.Frame.to_records"].modes["see_also"] == 1
+    writer = connect(path)
+    load_extensions(writer, ["vss", "fts"])
+    try:
+        writer.execute("DROP TABLE doc_links")  # as a file from before the table
+        writer.execute("CHECKPOINT")
+    finally:
+        writer.close()
+    plain = hits()
+    assert "see_also" not in plain["sparktinylib.Frame.to_records"].modes
+    assert plain["sparktinylib.Frame.to_records"].score < \
+        linked["sparktinylib.Frame.to_records"].score
 
 
 def test_any_library_documents_its_unimported_subpackages_under_their_own_names(tmp_path,
@@ -710,6 +806,7 @@ def test_a_knowledge_base_from_before_harvester_revisions_is_harvested_again(kb_
     load_extensions(writer, ["vss", "fts"])
     try:  # the file as migration 4 left it
         writer.execute("ALTER TABLE doc_libraries DROP COLUMN harvester")
+        writer.execute("DROP TABLE doc_links")
         writer.execute("DELETE FROM schema_migrations WHERE version >= 5")
         writer.execute("CHECKPOINT")
         assert schema_version(writer) == 4

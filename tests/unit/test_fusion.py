@@ -7,6 +7,8 @@ import pytest
 from spark_lsp.kb.fusion import (
     DEPTH_PENALTY,
     HINT_BOOST,
+    LINK_DEPTH,
+    LINK_WEIGHT,
     RRF_K,
     USAGE_FLOOR,
     diverse,
@@ -93,3 +95,29 @@ def test_libraries_the_query_names_come_first_among_equals():
     assert scores[np_sort] == pytest.approx(HINT_BOOST * 2 * 0.6 / (RRF_K + 2))
     assert hinted_libraries(query_terms("tf.keras layers")) == {"tensorflow", "keras"}
     assert hinted_libraries(query_terms("sort the rows")) == frozenset()
+
+
+def test_a_results_see_also_links_pass_on_a_share_of_its_score():
+    drop, dup, loc = (key("pandas.DataFrame.drop_duplicates"), key("pandas.DataFrame.duplicated"),
+                      key("pandas.DataFrame.loc"))
+    rankings = {"bm25": [(1, drop, 9.0), (2, loc, 8.0)]}
+    links = {drop: [dup, loc]}
+    plain, _, _ = fuse(rankings, {})
+    scores, snippet, ranks = fuse(rankings, {}, (), links)
+    # `duplicated` was found by no mode: it comes with the link alone, with no snippet of its own
+    assert scores[dup] == pytest.approx(LINK_WEIGHT * plain[drop])
+    assert ranks[dup] == {"see_also": 1} and dup not in snippet
+    # an object the modes found as well gets the share on top of its own score
+    assert scores[loc] == pytest.approx(plain[loc] + LINK_WEIGHT * plain[drop])
+    assert ranks[loc] == {"bm25": 2, "see_also": 1}
+    assert scores[drop] == plain[drop]  # links are one way
+
+
+def test_only_the_first_results_pass_on_their_links():
+    ranked = [key(f"pandas.f{i:03d}") for i in range(LINK_DEPTH + 1)]
+    target = key("pandas.linked")
+    rankings = {"bm25": [(i, k, 1.0) for i, k in enumerate(ranked)]}
+    scores, _, _ = fuse(rankings, {}, (), {ranked[-1]: [target]})
+    assert target not in scores  # the link of result LINK_DEPTH + 1 is not followed
+    scores, _, ranks = fuse(rankings, {}, (), {ranked[-2]: [target]})
+    assert ranks[target] == {"see_also": LINK_DEPTH}
