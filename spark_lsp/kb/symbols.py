@@ -1,6 +1,7 @@
-"""What an API is, for hover: signature, summary, version and a link, from the knowledge base.
+"""What an API is, for hover: signature, summary, version, a link and the objects its "See Also"
+names, from the knowledge base.
 
-Plain lookups in `doc_objects` through a short-lived read-only connection without extensions:
+Plain lookups in `doc_objects` (and `doc_links`) through a short-lived read-only connection without extensions:
 no model, no index, a few milliseconds — safe to call for every hover (from an executor).
 """
 
@@ -10,12 +11,12 @@ import logging
 import re
 import threading
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from spark_lsp.config import spark_home
-from spark_lsp.kb.db import KBError, kb_file
+from spark_lsp.kb.db import KBError, has_table, kb_file
 from spark_lsp.kb.docs_store import default_versions, has_docs
 from spark_lsp.kb.reader import KBReader, file_identity
 
@@ -46,6 +47,7 @@ class SymbolDoc:
     signature: str
     summary: str
     link: str | None
+    see_also: list[str] = field(default_factory=list)  # what its documentation's "See Also" names
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -108,9 +110,13 @@ class _NameTable:
     query looks up several names, and a dict answers in microseconds where a query over
     `doc_objects` takes 10-50 ms on a loaded machine. Loaded on first use, per file."""
 
-    def __init__(self, rows: list[tuple[str, str, str, str, list[str] | None]]) -> None:
+    def __init__(self, rows: list[tuple[str, str, str, str, list[str] | None]],
+                 links: list[tuple[str, str]] = ()) -> None:
         self.canonical: dict[str, _Row] = {}
         self.aliases: dict[str, _Row] = {}
+        self.links: dict[str, list[str]] = {}
+        for obj, target in links:
+            self.links.setdefault(obj, []).append(target)
         for obj, kind, signature, summary, aliases in rows:
             row = (obj, kind, signature or "", summary or "")
             self.canonical[obj] = row
@@ -145,7 +151,7 @@ def _reader(path: Path) -> KBReader:
 
 
 def _lookup(path: Path, library: str, names: list[str],
-            versions: Mapping[str, str] | None) -> tuple[str, _Row] | None:
+            versions: Mapping[str, str] | None) -> tuple[str, _Row, list[str]] | None:
     identity = file_identity(path)
     if identity is None:
         return None
@@ -170,11 +176,15 @@ def _lookup(path: Path, library: str, names: list[str],
             if table is None:
                 table = cache.tables[(library, version)] = _NameTable(con.execute(
                     "SELECT object, kind, signature, summary, aliases FROM doc_objects "
-                    "WHERE library = ? AND version = ?", [library, version]).fetchall())
+                    "WHERE library = ? AND version = ?", [library, version]).fetchall(),
+                    con.execute(  # a file from before the table has no links
+                        "SELECT object, target FROM doc_links WHERE library = ? AND "
+                        "version = ? ORDER BY ALL", [library, version]).fetchall()
+                    if has_table(con, "doc_links") else [])
     if version is None or table is None:
         return None
     row = table.find(names)
-    return (version, row) if row is not None else None
+    return (version, row, table.links.get(row[0], [])) if row is not None else None
 
 
 def describe_symbol(qualname: str, versions: Mapping[str, str] | None = None, *,
@@ -194,9 +204,9 @@ def describe_symbol(qualname: str, versions: Mapping[str, str] | None = None, *,
         return None
     if found is None:
         return None
-    version, (obj, kind, signature, summary) = found
+    version, (obj, kind, signature, summary), see_also = found
     return SymbolDoc(obj, library, version, kind, signature, summary,
-                     doc_link(library, version, obj, kind))
+                     doc_link(library, version, obj, kind), list(see_also))
 
 
 _CHANGE_SQL = ("(section = 'deprecation' OR regexp_matches(text, "

@@ -1,4 +1,5 @@
-"""Hover on any call or attribute of a documented library: signature, summary, version, link.
+"""Hover on any call or attribute of a documented library: signature, summary, related
+objects ("See Also"), version, link.
 
 The lookup (`kb.symbols.describe_symbol`: a read-only query, no model) runs on this module's own
 worker thread, never on the event loop, so diagnostics never wait for the knowledge base.
@@ -28,10 +29,18 @@ def describe_at(text: str, line: int, column: int,
     return describe_symbol(qualname, versions)
 
 
+SEE_ALSO_SHOWN = 5
+
+
+def _short(name: str) -> str:
+    return name.split(".", 1)[1] if "." in name else name
+
+
 def doc_hover_text(doc: SymbolDoc, markdown: bool = True) -> str:
-    short = doc.object.split(".", 1)[1] if "." in doc.object else doc.object
+    short = _short(doc.object)
     head = f"{short}{doc.signature}" if doc.kind in ("function", "method", "class") else short
     where = f"{doc.library} {doc.version}"
+    related = [_short(name) for name in doc.see_also[:SEE_ALSO_SHOWN]]
     if markdown:
         fence = "```"
         while fence in head:
@@ -39,10 +48,14 @@ def doc_hover_text(doc: SymbolDoc, markdown: bool = True) -> str:
         parts = [f"{fence}python\n{head}\n{fence}"]
         if doc.summary:
             parts.append(doc.summary)
+        if related:
+            parts.append("See also: " + ", ".join(f"`{name}`" for name in related))
         parts.append(f"`{doc.object}` · {where}" + (f" · [documentation]({doc.link})"
                                                      if doc.link else ""))
         return "\n\n".join(parts)
     parts = [head] + ([doc.summary] if doc.summary else [])
+    if related:
+        parts.append("See also: " + ", ".join(related))
     parts.append(f"{doc.object} · {where}" + (f" · {doc.link}" if doc.link else ""))
     return "\n\n".join(parts)
 

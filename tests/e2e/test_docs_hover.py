@@ -20,6 +20,7 @@ CODE = """import sparktinylib as stl
 frame = stl.read_table("sales.tsv")
 merged = stl.merge_frames(frame, frame, how="outer")
 total = 1 + 2
+sorter = stl.Frame.sort_values
 """
 
 
@@ -52,3 +53,7 @@ async def test_hover_on_a_library_call_shows_its_documentation(docs_kb: Path,
         again.contents.value  # type: ignore[union-attr]
     # a name that is not a documented API: nothing to show
     assert await client.hover_at(uri, client.position(uri, "total", 1)) is None
+    # the objects its documentation's "See Also" names
+    related = await client.hover_at(uri, client.position(uri, "sort_values", 1))
+    assert related is not None and "See also: `Frame.to_records`, `merge_frames`" in \
+        related.contents.value  # type: ignore[union-attr]

@@ -519,6 +519,10 @@ def test_describe_symbol(kb_copy):
     assert doc is not None and doc.version == "1.0" and doc.kind == "method"
     assert doc.signature == "(self, by, kind='quicksort')"
     assert doc.summary.startswith("Sort the rows by the values of one column.")
+    assert doc.see_also == ["sparktinylib.Frame.to_records", "sparktinylib.merge_frames"]
+    from spark_lsp.server.docs_hover import doc_hover_text
+
+    assert "See also: Frame.to_records, merge_frames" in doc_hover_text(doc, markdown=False)
     alias = describe_symbol("sparktinylib.frame.Frame")
     assert alias is not None and alias.object == "sparktinylib.Frame"
     assert describe_symbol("sparktinylib.nothing_here") is None
