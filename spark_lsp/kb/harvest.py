@@ -65,9 +65,11 @@ _EPYDOC = re.compile(r"^[ \t]*@(param|return|raise)", re.MULTILINE)
 _VERSION_NOTE = re.compile(
     r"^([ \t]*)\.\. (versionadded|versionchanged|deprecated|versionremoved)::[ \t]*([^\n]*)\n"
     r"((?:\1[ \t]+[^\n]*\n|[ \t]*\n)*)", re.MULTILINE)
-# A numpydoc "See Also" section, up to the next underlined heading.
-_SEE_ALSO = re.compile(r"^([ \t]*)See Also[ \t]*\n[ \t]*-{3,}[ \t]*\n(.*?)"
-                       r"(?=^[ \t]*\S[^\n]*\n[ \t]*-{3,}[ \t]*$|\Z)", re.MULTILINE | re.DOTALL)
+# A "See Also" section, underlined with dashes (numpydoc) or equals signs (SymPy), up to the
+# next underlined heading.
+_SEE_ALSO = re.compile(r"^([ \t]*)See Also[ \t]*\n[ \t]*(?:-{3,}|={3,})[ \t]*\n(.*?)"
+                       r"(?=^[ \t]*\S[^\n]*\n[ \t]*(?:-{3,}|={3,})[ \t]*$|\Z)",
+                       re.MULTILINE | re.DOTALL)
 _ROLE = re.compile(r":[\w:]+:`([^`]*)`")  # :func:`~numpy.sort`, :meth:`sort <numpy.sort>`
 _REFERENCE = re.compile(r"[A-Za-z_][\w.]*")
 _DOC_SIGNATURE = re.compile(r"^[A-Za-z_][\w.]*\(.*\)(\s*->\s*.+)?$")
@@ -432,7 +434,7 @@ def _role_target(m: re.Match[str]) -> str:
 
 
 def see_also(doc: str) -> list[str]:
-    """The names a numpydoc "See Also" section lists, as written (`DataFrame.duplicated`,
+    """The names a "See Also" section lists, as written (`DataFrame.duplicated`,
     `numpy.sort`, `sort`): the first word of each entry line, or several separated by commas;
     the indented descriptions below them are skipped."""
     found: list[str] = []

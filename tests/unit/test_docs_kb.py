@@ -643,6 +643,9 @@ Examples
     ("Sum.\n\n    See Also\n    --------\n    numpy.add : Add.\n        More.\n    mean\n",
      ["numpy.add", "mean"]),
     ("No such section; see also numpy.add.", []),
+    # SymPy underlines with equals signs; the next heading ends the section
+    ("Invert.\n\nSee Also\n========\n\ninverse_ADJ\ninverse_GE\n\nRaises\n======\n\n"
+     "ValueError\n    If singular.\n", ["inverse_ADJ", "inverse_GE"]),
     ("See Also\n--------\n.. versionadded:: 1.0\n`text with spaces`\n", []),
 ])
 def test_see_also_entries_are_read_from_numpydoc(doc, expected):
