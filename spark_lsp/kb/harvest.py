@@ -375,6 +375,11 @@ def _examples_text(parsed: docstring_parser.Docstring) -> str:
     return "\n".join(p for p in parts if p)
 
 
+def short_name(qualname: str) -> str:
+    """The name without its library: `pandas.DataFrame.sort_values` -> `DataFrame.sort_values`."""
+    return qualname.split(".", 1)[1] if "." in qualname else qualname
+
+
 def sections_of(obj: DocObject) -> list[tuple[str, str]]:
     """(section, text) pairs for one object; the summary always comes first when there is a doc.
 
@@ -397,8 +402,8 @@ def sections_of(obj: DocObject) -> list[tuple[str, str]]:
         short, long = parsed.short_description or "", parsed.long_description or ""
     else:
         short, long = _plain_summary(doc)
-    short_name = obj.object.split(".", 1)[1] if "." in obj.object else obj.object
-    head = f"{short_name}{obj.signature}" if obj.signature else short_name
+    name = short_name(obj.object)
+    head = f"{name}{obj.signature}" if obj.signature else name
     summary = "\n\n".join(x for x in (head, short.strip(), long.strip()) if x)
     found = [("summary", _clip(summary, _LIMITS["summary"]))]
     if parsed is not None:

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 
 from spark_lsp.analysis.symbol_at import symbol_at
+from spark_lsp.kb.harvest import short_name
 from spark_lsp.kb.symbols import SymbolDoc, describe_symbol
 
 log = logging.getLogger(__name__)
@@ -32,15 +33,11 @@ def describe_at(text: str, line: int, column: int,
 SEE_ALSO_SHOWN = 5
 
 
-def _short(name: str) -> str:
-    return name.split(".", 1)[1] if "." in name else name
-
-
 def doc_hover_text(doc: SymbolDoc, markdown: bool = True) -> str:
-    short = _short(doc.object)
+    short = short_name(doc.object)
     head = f"{short}{doc.signature}" if doc.kind in ("function", "method", "class") else short
     where = f"{doc.library} {doc.version}"
-    related = [_short(name) for name in doc.see_also[:SEE_ALSO_SHOWN]]
+    related = [short_name(name) for name in doc.see_also[:SEE_ALSO_SHOWN]]
     if markdown:
         fence = "```"
         while fence in head:
