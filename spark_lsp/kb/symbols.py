@@ -1,8 +1,9 @@
 """What an API is, for hover: signature, summary, version, a link and the objects its "See Also"
 names, from the knowledge base.
 
-Plain lookups in `doc_objects` (and `doc_links`) through a short-lived read-only connection without extensions:
-no model, no index, a few milliseconds — safe to call for every hover (from an executor).
+Plain lookups in `doc_objects` (and `doc_links`) through a short-lived read-only connection
+without extensions: no model, no index, a few milliseconds — safe to call for every hover (from
+an executor).
 """
 
 from __future__ import annotations
