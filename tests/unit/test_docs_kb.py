@@ -15,6 +15,8 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
@@ -72,6 +74,21 @@ def kb_copy(built, spark_home):
     """This test's own copy of the built home (knowledge base and vector cache)."""
     shutil.copytree(built[0], spark_home, dirs_exist_ok=True)
     return spark_home
+
+
+@contextmanager
+def docs_writer(path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A writing connection to a built knowledge base (its HNSW index needs vss loaded),
+    checkpointed when the block ends without an error."""
+    from spark_lsp.kb.db import connect, load_extensions
+
+    writer = connect(path)
+    load_extensions(writer, ["vss", "fts"])
+    try:
+        yield writer
+        writer.execute("CHECKPOINT")
+    finally:
+        writer.close()
 
 
 # -- harvest -------------------------------------------------------------------------------------
@@ -556,7 +573,6 @@ def test_a_library_whose_distribution_has_another_name_has_its_version(tmp_path,
 def test_api_usage_is_counted_and_lifts_common_apis(kb_copy):
     import math
 
-    from spark_lsp.kb.db import connect, load_extensions
 
     path = kb_file(kb_copy)
     con = open_readonly(path, timeout=10)
@@ -570,14 +586,9 @@ def test_api_usage_is_counted_and_lifts_common_apis(kb_copy):
     assert any(lib == "docstring_parser" and uses > 0 for lib, _, uses in rows)
     assert {name for _, name, _ in rows} <= members
     before = Searcher(path).search("sort_values stable", k=1)[0]
-    writer = connect(path)
-    load_extensions(writer, ["vss", "fts"])  # the file holds an HNSW index
-    try:
+    with docs_writer(path) as writer:  # the file holds an HNSW index
         writer.execute("INSERT OR REPLACE INTO doc_usage VALUES "
                        "('sparktinylib', '1.0', 'sort_values', 5000)")
-        writer.execute("CHECKPOINT")
-    finally:
-        writer.close()
     after = Searcher(path).search("sort_values stable", k=1)[0]
     assert after.object == before.object == "sparktinylib.Frame.sort_values"
     expected = before.score * (1 + math.log1p(5000) / math.log1p(5000))
@@ -585,15 +596,9 @@ def test_api_usage_is_counted_and_lifts_common_apis(kb_copy):
 
 
 def test_a_knowledge_base_without_usage_counts_still_searches(kb_copy):
-    from spark_lsp.kb.db import connect, load_extensions
 
-    writer = connect(kb_file(kb_copy))
-    load_extensions(writer, ["vss", "fts"])
-    try:
+    with docs_writer(kb_file(kb_copy)) as writer:
         writer.execute("DROP TABLE doc_usage")
-        writer.execute("CHECKPOINT")
-    finally:
-        writer.close()
     hits = Searcher(kb_file(kb_copy)).search("sort_values stable", k=3)
     assert hits and hits[0].object == "sparktinylib.Frame.sort_values"
 
@@ -644,8 +649,8 @@ Examples
      ["numpy.add", "mean"]),
     ("No such section; see also numpy.add.", []),
     # SymPy underlines with equals signs; the next heading ends the section
-    ("Invert.\n\nSee Also\n========\n\ninverse_ADJ\ninverse_GE\n\nRaises\n======\n\n"
-     "ValueError\n    If singular.\n", ["inverse_ADJ", "inverse_GE"]),
+    (("Invert.\n\nSee Also\n========\n\ninverse_ADJ\ninverse_GE\n\nRaises\n======\n\n"
+      "ValueError\n    If singular.\n"), ["inverse_ADJ", "inverse_GE"]),
     ("See Also\n--------\n.. versionadded:: 1.0\n`text with spaces`\n", []),
 ])
 def test_see_also_entries_are_read_from_numpydoc(doc, expected):
@@ -681,7 +686,6 @@ def test_see_also_names_resolve_to_objects_of_the_same_library():
 
 
 def test_see_also_links_are_stored_and_lift_the_objects_they_name(kb_copy):
-    from spark_lsp.kb.db import connect, load_extensions
 
     path = kb_file(kb_copy)
     con = open_readonly(path, timeout=10)
@@ -699,13 +703,8 @@ def test_see_also_links_are_stored_and_lift_the_objects_they_name(kb_copy):
     linked = hits()
     # the rank (before the links' shares) of the first result naming it: sort_values
     assert linked["sparktinylib.Frame.to_records"].modes["see_also"] == 1
-    writer = connect(path)
-    load_extensions(writer, ["vss", "fts"])
-    try:
+    with docs_writer(path) as writer:
         writer.execute("DROP TABLE doc_links")  # as a file from before the table
-        writer.execute("CHECKPOINT")
-    finally:
-        writer.close()
     plain = hits()
     assert "see_also" not in plain["sparktinylib.Frame.to_records"].modes
     assert plain["sparktinylib.Frame.to_records"].score < \
@@ -779,7 +778,6 @@ def test_canonical_name_is_the_objects_own_module_or_a_package_above(names, home
 def test_libraries_documented_by_an_older_harvester_are_harvested_again(kb_copy):
     """A Spark upgrade whose harvester finds more must not keep the old documentation as
     'unchanged' because the library's version did not move."""
-    from spark_lsp.kb.db import connect, load_extensions
     from spark_lsp.kb.harvest import HARVESTER
 
     def revisions():
@@ -790,14 +788,9 @@ def test_libraries_documented_by_an_older_harvester_are_harvested_again(kb_copy)
             con.close()
 
     assert revisions() == {lib: HARVESTER for lib in LIBS}
-    writer = connect(kb_file(kb_copy))
-    load_extensions(writer, ["vss", "fts"])
-    try:
+    with docs_writer(kb_file(kb_copy)) as writer:
         writer.execute("UPDATE doc_libraries SET harvester = ? WHERE library = 'sparktinylib'",
                        [HARVESTER - 1])
-        writer.execute("CHECKPOINT")
-    finally:
-        writer.close()
     report = build_docs(kb_copy, libraries=LIBS, progress=False)
     assert {r.library: r.status for r in report.libraries} == {
         "sparktinylib": "harvested", "docstring_parser": "unchanged"}
@@ -806,19 +799,13 @@ def test_libraries_documented_by_an_older_harvester_are_harvested_again(kb_copy)
 
 
 def test_a_knowledge_base_from_before_harvester_revisions_is_harvested_again(kb_copy):
-    from spark_lsp.kb.db import connect, load_extensions
     from spark_lsp.kb.migrate import schema_version
 
-    writer = connect(kb_file(kb_copy))
-    load_extensions(writer, ["vss", "fts"])
-    try:  # the file as migration 4 left it
+    with docs_writer(kb_file(kb_copy)) as writer:  # the file as migration 4 left it
         writer.execute("ALTER TABLE doc_libraries DROP COLUMN harvester")
         writer.execute("DROP TABLE doc_links")
         writer.execute("DELETE FROM schema_migrations WHERE version >= 5")
-        writer.execute("CHECKPOINT")
         assert schema_version(writer) == 4
-    finally:
-        writer.close()
     assert search("sort_values stable", k=1, home=kb_copy)  # still searches as it is
     report = build_docs(kb_copy, libraries=LIBS, progress=False)
     assert {r.status for r in report.libraries} == {"harvested"}
