@@ -261,7 +261,7 @@ class Searcher:
             if not rankings:
                 hits = []
             elif mode == "hybrid":
-                hits = self._fused_hits(con, rankings, hinted_libraries(terms), k)
+                hits = self._fused_hits(con, rankings, terms, k)
             else:
                 hits = self._single(con, rankings[mode], mode, k)
             self.timings["fetch"] = time.perf_counter() - started
@@ -272,7 +272,8 @@ class Searcher:
                  ) -> tuple[dict[str, Ranking], Usage, Links]:
         """What hybrid search fuses: each mode's first `n` snippets or names, the usage counts
         and the "See Also" links (for replaying the fusion in benchmarks: `fusion.fuse(rankings,
-        usage, symbol_index.hinted_libraries(query_terms(query)), links)`)."""
+        usage, symbol_index.hinted_libraries(terms), links, terms.mentioned)` with `terms =
+        query_terms(query)`)."""
         query = clean_text(query).strip()
         if not query or n <= 0:
             return {}, {}, {}
@@ -342,8 +343,9 @@ class Searcher:
                                 for key, (doc_id, score, rank) in best.items()])
 
     def _fused_hits(self, con: duckdb.DuckDBPyConnection, rankings: dict[str, Ranking],
-                    hinted: frozenset[str], k: int) -> list[DocHit]:
-        scores, snippet, ranks = fuse(rankings, self._usage(con), hinted, self._links(con))
+                    terms: QueryTerms, k: int) -> list[DocHit]:
+        scores, snippet, ranks = fuse(rankings, self._usage(con), hinted_libraries(terms),
+                                      self._links(con), terms.mentioned)
         return self._hits(con, [(key, snippet.get(key), scores[key], ranks[key])
                                 for key in top(scores, k)])
 

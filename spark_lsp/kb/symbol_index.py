@@ -67,6 +67,8 @@ class QueryTerms:
     # runs of two or three words written as one name: "no grad" -> no_grad, "train test split"
     compounds: list[str] = field(default_factory=list)
     positions: dict[str, list[int]] = field(default_factory=dict)  # word -> where it occurs
+    # every word and name part, lowercased: the classes the query names (`kb/fusion.py`)
+    mentioned: set[str] = field(default_factory=set)
 
 
 def _looks_like_identifier(token: str) -> bool:
@@ -82,6 +84,7 @@ def query_terms(query: str) -> QueryTerms:
     for token in _IDENT.findall(query):
         token = token.strip(".")
         low = token.lower()
+        terms.mentioned.update(low.split("."))
         head = token.split(".")[0]
         if head in LIBRARY_HINTS or head.lower() in LIBRARY_HINTS:
             terms.hints.add(LIBRARY_HINTS.get(head, LIBRARY_HINTS.get(head.lower(), "")))

@@ -451,7 +451,8 @@ def test_rankings_are_what_hybrid_fuses(kb_copy):
                       "docstring_parser parse"):
             rankings, usage, links = searcher.rankings(query, n=50)
             assert set(rankings) == {"bm25", "vector", "fuzzy"}
-            scores, _, _ = fuse(rankings, usage, hinted_libraries(query_terms(query)), links)
+            terms = query_terms(query)
+            scores, _, _ = fuse(rankings, usage, hinted_libraries(terms), links, terms.mentioned)
             assert [key[2] for key in top(scores, 5)] == \
                 [h.object for h in searcher.search(query, k=5)], query
         assert searcher.rankings("   ") == ({}, {}, {})

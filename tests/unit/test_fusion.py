@@ -9,6 +9,8 @@ from spark_lsp.kb.fusion import (
     HINT_BOOST,
     LINK_DEPTH,
     LINK_WEIGHT,
+    NAMED_OWNER_BOOST,
+    OWNER_BOOST,
     RRF_K,
     USAGE_FLOOR,
     diverse,
@@ -26,7 +28,7 @@ def key(obj: str) -> tuple[str, str, str]:
 
 
 def test_reciprocal_ranks_add_up_and_a_fuzzy_match_votes_with_its_strength() -> None:
-    sort_values, groupby = key("pandas.DataFrame.sort_values"), key("pandas.DataFrame.groupby")
+    sort_values, groupby = key("pandas.Index.sort_values"), key("pandas.Index.groupby")
     scores, snippet, ranks = fuse({
         "bm25": [(11, sort_values, 9.0), (12, groupby, 8.0), (13, sort_values, 7.0)],
         "vector": [(21, groupby, 0.8)],
@@ -47,7 +49,7 @@ def test_the_best_ranked_snippet_stands_for_its_object() -> None:
 
 
 def test_names_below_library_class_member_are_penalised_per_level() -> None:
-    shallow, deep = key("pandas.DataFrame.style"), key("pandas.io.formats.style.Styler.format")
+    shallow, deep = key("pandas.Index.str"), key("pandas.io.formats.style.Styler.format")
     scores, _, _ = fuse({"bm25": [(1, deep, 1.0)], "vector": [(2, shallow, 1.0)]}, {})
     assert scores[shallow] == pytest.approx(1 / (RRF_K + 1))
     assert scores[deep] == pytest.approx(1 / (RRF_K + 1) / (1 + DEPTH_PENALTY * 3))
@@ -59,8 +61,9 @@ def test_usage_prior_lifts_the_common_member_among_equals() -> None:
     assert usage[PD][0] == {"loc": 2488, "at_time": 3}
     assert ("numpy", "2.0") not in usage  # no uses, no entry
     scores, _, _ = fuse({"bm25": [(1, at_time, 1.0)], "vector": [(2, loc, 1.0)]}, usage)
-    assert scores[loc] == pytest.approx(1 / (RRF_K + 1) * (1 + math.log1p(2488) / math.log1p(2488)))
-    assert scores[loc] > scores[at_time] > 1 / (RRF_K + 1)
+    assert scores[loc] == pytest.approx(
+        OWNER_BOOST / (RRF_K + 1) * (1 + math.log1p(2488) / math.log1p(2488)))
+    assert scores[loc] > scores[at_time] > OWNER_BOOST / (RRF_K + 1)
 
 
 def test_a_small_library_s_counts_are_measured_against_the_floor() -> None:
@@ -95,6 +98,29 @@ def test_libraries_the_query_names_come_first_among_equals():
     assert scores[np_sort] == pytest.approx(HINT_BOOST * 2 * 0.6 / (RRF_K + 2))
     assert hinted_libraries(query_terms("tf.keras layers")) == {"tensorflow", "keras"}
     assert hinted_libraries(query_terms("sort the rows")) == frozenset()
+
+
+def test_members_of_the_common_classes_and_of_a_class_the_query_names_come_first():
+    index, frame, series = (key("pandas.Index.sort_values"), key("pandas.DataFrame.sort_values"),
+                            key("pandas.Series.sort_values"))
+    plot = ("matplotlib", "3.9", "matplotlib.pyplot.xticks")
+    rankings = {"bm25": [(1, index, 1.0), (2, series, 1.0), (3, frame, 1.0), (4, plot, 1.0)]}
+    def order(scores: dict) -> list:
+        return sorted(scores, key=lambda k: -scores[k])
+    scores, _, _ = fuse(rankings, {})
+    assert order(scores) == [series, frame, plot, index]
+    assert scores[index] == pytest.approx(1 / (RRF_K + 1))
+    assert scores[plot] == pytest.approx(OWNER_BOOST / (RRF_K + 4))
+    terms = query_terms("sort a DataFrame by two columns, stable")
+    assert "dataframe" in terms.mentioned
+    scores, _, _ = fuse(rankings, {}, (), None, terms.mentioned)
+    assert order(scores) == [frame, series, plot, index]
+    assert scores[frame] == pytest.approx(OWNER_BOOST * NAMED_OWNER_BOOST / (RRF_K + 3))
+    # a module the query names is not a class: `pyplot` lifts nothing more
+    scores, _, _ = fuse(rankings, {}, (), None, query_terms("pyplot xticks").mentioned)
+    assert scores[plot] == pytest.approx(OWNER_BOOST / (RRF_K + 4))
+    # nor does a class's name inside another word
+    assert "index" not in query_terms("reindex the frame").mentioned
 
 
 def test_a_results_see_also_links_pass_on_a_share_of_its_score():
