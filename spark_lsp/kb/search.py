@@ -346,8 +346,11 @@ class Searcher:
                     terms: QueryTerms, k: int) -> list[DocHit]:
         scores, snippet, ranks = fuse(rankings, self._usage(con), hinted_libraries(terms),
                                       self._links(con), terms.mentioned)
-        return self._hits(con, [(key, snippet.get(key), scores[key], ranks[key])
-                                for key in top(scores, k)])
+        # A query of names and nothing else (`value_counts`, `DataFrame.srot_values`) asks
+        # what they are: each result shows its summary, not whichever section matched best.
+        names_only = bool(terms.identifiers) and not terms.words
+        return self._hits(con, [(key, None if names_only else snippet.get(key), scores[key],
+                                 ranks[key]) for key in top(scores, k)])
 
     def _usage(self, con: duckdb.DuckDBPyConnection) -> Usage:
         """Uses of each member name per library version; empty for a knowledge base built

@@ -440,6 +440,19 @@ def test_typos_and_plain_names_in_hybrid(kb_copy):
     assert search("merge two frames", k=3)[0].object == "sparktinylib.merge_frames"
 
 
+def test_a_query_of_names_shows_summaries_and_a_question_the_section_it_matched(kb_copy):
+    # merge_frames's Examples and parse's Returns are what BM25 ranks first for these names
+    for query, obj in (("merge_frames", "sparktinylib.merge_frames"),
+                       ("how to use docstring_parser.parse", "docstring_parser.parse"),
+                       ("Frame.srot_values", "sparktinylib.Frame.sort_values")):
+        hits = search(query, k=3)
+        assert hits[0].object == obj, query
+        assert {h.section for h in hits} == {"summary"}, (query, hits)
+    # with words of its own it is a question: "new frame with its rows in order" is in Returns
+    hit = search("sort_values new frame with its rows in order", k=1)[0]
+    assert (hit.object, hit.section) == ("sparktinylib.Frame.sort_values", "returns")
+
+
 def test_rankings_are_what_hybrid_fuses(kb_copy):
     """The benchmarks replay fusion over `Searcher.rankings`: it must be what search fuses."""
     from spark_lsp.kb.fusion import fuse, top
