@@ -67,6 +67,32 @@ TINY_FRAME = '''
 """Frames: rows of named columns."""
 
 
+class _Accessor:
+    """As pandas' `Series.str`: the namespace class on the class, bound to an instance on one."""
+
+    def __init__(self, namespace):
+        self._namespace = namespace
+
+    def __get__(self, obj, owner=None):
+        return self._namespace if obj is None else self._namespace(obj)
+
+
+class _TextMethods:
+    """Vectorized text functions for the strings of a frame or a column."""
+
+    def __init__(self, data):
+        self._data = data
+
+    def upper(self):
+        """Convert every string to upper case."""
+        return self._data
+
+    @property
+    def length(self):
+        """Number of characters of each string."""
+        return []
+
+
 class Frame:
     """A table of named columns, each one a list.
 
@@ -75,6 +101,8 @@ class Frame:
     **columns
         Column name to list of values.
     """
+
+    text = _Accessor(_TextMethods)
 
     def __init__(self, **columns):
         self.columns = columns
@@ -112,6 +140,12 @@ class Frame:
     def to_records(self):
         """Convert the frame to a list of row dictionaries, one per row."""
         return []
+
+
+class Column:
+    """One named column of a frame."""
+
+    text = _Accessor(_TextMethods)
 
 
 def read_table(path):

@@ -49,8 +49,9 @@ MAX_IMPORT_SECONDS = 30.0
 # in introspect_child.py changes what a harvest finds, and the next incremental build documents
 # every library again (vectors of unchanged texts come from the cache). 1: first release; 2: the
 # public subpackages of every library not walked by attributes only, and the other packages of
-# its distribution (`attrs` re-exports `attr`); 3: "See Also" links.
-HARVESTER = 3
+# its distribution (`attrs` re-exports `attr`); 3: "See Also" links; 4: accessor namespaces
+# (`pandas.Series.str.contains`, `pandas.Series.dt.year`).
+HARVESTER = 4
 MIN_SECTION_CHARS = 15
 _LIMITS = {"summary": 1500, "parameters": 2000, "returns": 800, "examples": 1500,
            "notes": 1500, "deprecation": 800}

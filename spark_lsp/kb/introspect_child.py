@@ -51,6 +51,10 @@ DIST_NAMES = {"sklearn": "scikit-learn", "yaml": "pyyaml", "PIL": "pillow", "cv2
 _ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
 _DOC_SIGNATURE = re.compile(r"^([A-Za-z_][\w.]*)\((.*)\)(\s*->\s*.+)?$")
 MAX_DOC = 60_000
+# An accessor namespace several classes share (pandas' `str` on Series and Index) is documented
+# under the first of these class names that has it (`pandas.Series.str.contains`), where users
+# reach it most; else under the shortest.
+ACCESSOR_HOMES = ("Series", "DataFrame")
 MAX_SIGNATURE = 1_000
 
 
@@ -207,6 +211,9 @@ class Walker:
         self.member_aliases: dict[str, list[str]] = {}  # owner's member -> inherited names
         self.member_home: dict[int, str] = {}  # id(member) -> the class that documents it
         self.member_names: set[str] = set()  # last components of the names emitted
+        self.accessors: list[tuple[str, type]] = []  # (path, namespace class): walk_accessors
+        # id(class) -> (its name, its members' names as `.member`): the classes walked so far
+        self.class_members: dict[int, tuple[str, list[str]]] = {}
 
     def emit(self, record: dict) -> None:
         if record.get("type") == "object" and record.get("kind") != "module":
@@ -349,20 +356,23 @@ class Walker:
         for name, cls in sorted(named, key=lambda c: (len(c[0].rsplit(".", 1)[-1]), c[0])):
             if self.count >= self.max_objects:
                 break
-            self.walk_class(name, cls)
+            self.class_members[id(cls)] = (name, self.walk_class(name, cls))
+        self.walk_accessors()
         for name, aliases in sorted(self.member_aliases.items()):
             self.emit({"type": "aliases", "name": name, "aliases": aliases})
 
-    def walk_class(self, cls_name: str, cls: type) -> None:
+    def walk_class(self, cls_name: str, cls: type) -> list[str]:
+        """Document the class's own public members; returns their names as `.member`."""
+        emitted: list[str] = []
         try:
             names = sorted(n for n in dir(cls) if is_public(n))
             mro = inspect.getmro(cls)
         except Exception:  # noqa: BLE001
             self.errors += 1
-            return
+            return emitted
         for attr in names:
             if self.count >= self.max_objects:
-                return
+                break
             owner = next((k for k in mro
                           if attr in (safe_getattr(k, "__dict__") or {})), None)  # type: ignore[operator]
             if owner is None or defined_in(owner) not in self.allowed:
@@ -376,19 +386,30 @@ class Walker:
                     aliases.append(f"{cls_name}.{attr}")
                 continue
             try:
-                raw = inspect.getattr_static(cls, attr)
+                raw: object = inspect.getattr_static(cls, attr)
             except Exception:  # noqa: BLE001
                 self.errors += 1
                 continue
             if isinstance(raw, (staticmethod, classmethod)):
                 obj: object = raw.__func__
             elif isinstance(raw, (property, types.GetSetDescriptorType,
-                                  types.MemberDescriptorType)) or inspect.isroutine(raw):
+                                  types.MemberDescriptorType)) or inspect.isfunction(raw) \
+                    or inspect.isbuiltin(raw):
                 obj = raw
+            elif inspect.isroutine(raw):  # a method descriptor, or an accessor's (`Series.str`)
+                value = self.get(cls, attr)
+                obj = value if inspect.isclass(value) else raw
             else:
                 obj = self.get(cls, attr)
-            if obj is None or inspect.isclass(obj) or inspect.ismodule(obj):
-                continue  # nested classes are reached, if public, through their module
+            if obj is None or inspect.ismodule(obj):
+                continue
+            if inspect.isclass(obj):
+                # `Series.str`, `Series.dt`, `DataFrame.plot`: a descriptor on the class that
+                # hands out a namespace class no public module documents (walk_accessors).
+                # Nested classes are reached, if public, through their module.
+                if raw is not obj and self.ours(obj):
+                    self.accessors.append((f"{cls_name}.{attr}", obj))
+                continue
             kind = kind_of(obj, True)
             if kind is None:
                 continue
@@ -406,6 +427,37 @@ class Walker:
                 continue
             self.count += 1
             self.emit(rec)
+            emitted.append(f".{attr}")
+        return emitted
+
+    def walk_accessors(self) -> None:
+        """Document each accessor namespace once, as a property (`pandas.Series.str`, with the
+        namespace's docstring) and its members below it (`pandas.Series.str.contains`); the
+        other paths to it (`pandas.Index.str...`) become aliases, and so do the paths to a
+        namespace a module documents already (`pandas.DataFrame.plot.bar` of `pandas.plotting.
+        PlotAccessor.bar`)."""
+        def order(found: tuple[str, type]) -> tuple[int, int, str]:
+            owner = found[0].rsplit(".", 2)[-2]
+            home = ACCESSOR_HOMES.index(owner) if owner in ACCESSOR_HOMES else len(ACCESSOR_HOMES)
+            return (home, len(found[0]), found[0])
+        documented = dict(self.class_members)  # id(namespace) -> (path, members)
+        for path, namespace in sorted(self.accessors, key=order):
+            if self.count >= self.max_objects:
+                return
+            known = documented.get(id(namespace))
+            if known is not None:
+                home, members = known
+                for name in ("", *members):
+                    aliases = self.member_aliases.setdefault(home + name, [])
+                    if len(aliases) < 50:
+                        aliases.append(path + name)
+                continue
+            rec = self.record(path, namespace, "property")
+            if not rec["doc"]:
+                continue
+            self.count += 1
+            self.emit(rec)
+            documented[id(namespace)] = (path, self.walk_class(path, namespace))
 
 
 _ATTRIBUTE = re.compile(rb"[\w)\]]\.([A-Za-z_]\w*)")

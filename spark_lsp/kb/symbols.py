@@ -36,6 +36,9 @@ TYPE_NAMES = {
     "numpy.Generator": ("numpy.random.Generator",),
     "keras.Model": ("keras.Model",),
     "pandas.GroupBy": ("pandas.api.typing.DataFrameGroupBy",),
+    # accessor namespaces, documented under Series (Index's are aliases)
+    "pandas.accessor.str": ("pandas.Series.str",),
+    "pandas.accessor.dt": ("pandas.Series.dt",),
 }
 
 

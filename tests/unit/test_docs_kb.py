@@ -123,6 +123,20 @@ def test_harvest_finds_public_objects_with_sections(libs_root):
     assert "deprecated" in deprecated["deprecation"] and "stable" in deprecated["parameters"]
 
 
+def test_accessor_namespaces_are_documented_once_under_their_path(libs_root):
+    """`Series.str.contains`: a class attribute that hands out a namespace class no module
+    documents. Its members are documented below the shortest path; the other paths to it are
+    aliases."""
+    objects = {o.object: o for o in harvest_library("sparktinylib", timeout=60).objects}
+    text = objects["sparktinylib.Frame.text"]
+    assert text.kind == "property" and "Vectorized text functions" in text.doc
+    assert objects["sparktinylib.Frame.text.upper"].kind == "method"
+    assert objects["sparktinylib.Frame.text.length"].kind == "property"
+    assert "sparktinylib.frame.Column.text" in text.aliases  # Column is not exported
+    assert "sparktinylib.frame.Column.text.upper" in objects["sparktinylib.Frame.text.upper"].aliases
+    assert not any("Column.text" in name or "_TextMethods" in name for name in objects)
+
+
 def test_submodules_left_out_of_all_and_shared_members(tmp_path, monkeypatch):
     """Like torch: `__all__` names functions but not the `nn` package users call, and legacy
     classes (ByteTensor) carry the very method objects of the main class (Tensor)."""
