@@ -36,9 +36,12 @@ TYPE_NAMES = {
     "numpy.Generator": ("numpy.random.Generator",),
     "keras.Model": ("keras.Model",),
     "pandas.GroupBy": ("pandas.api.typing.DataFrameGroupBy",),
-    # accessor namespaces, documented under Series (Index's are aliases)
+    # accessor namespaces: pandas documents them under Series (Index's are aliases), Dask as
+    # classes of its own that `dask.dataframe.Series.str` names
     "pandas.accessor.str": ("pandas.Series.str",),
     "pandas.accessor.dt": ("pandas.Series.dt",),
+    "dask.accessor.str": ("dask.dataframe.Series.str",),
+    "dask.accessor.dt": ("dask.dataframe.Series.dt",),
 }
 
 
