@@ -15,6 +15,9 @@ How a name in the reference code becomes a fully qualified, documented object:
    `torch.max(...).values`) is a *group*: every documented member of that library with that name
    (`pandas.DataFrame.agg`, `pandas.Series.agg`, `pandas.api.typing.DataFrameGroupBy.agg`, ...);
    retrieving any member of the group hits it. Groups of more than 40 names are dropped.
+   SciPy, scikit-learn and Matplotlib functions mostly return NumPy arrays, so the group of a
+   method on their results takes in NumPy's members of that name too (`rankdata(a).astype(int)`
+   calls `numpy.ndarray.astype`, not one of SciPy's sparse arrays' `astype`).
 5. The `g(df.copy())` wrapper DS-1000 puts around many solutions is scaffolding: its `copy`
    is not gold.
 6. Names are resolved against the knowledge base (canonical names and aliases); builtins and
@@ -40,6 +43,7 @@ CONVENTIONAL = {"pd": "pandas", "np": "numpy", "plt": "matplotlib.pyplot", "tf":
                 "sp": "scipy"}
 _DF_NAME = re.compile(r"^(df\d*|df_\w+|\w+_df\d*)$")
 MAX_GROUP = 40
+ARRAY_RESULTS = {"scipy", "sklearn", "matplotlib"}  # libraries whose results are NumPy arrays
 
 
 def question_text(prompt: str) -> str:
@@ -236,5 +240,8 @@ class GoldResolver:
                 if found:
                     add({f for f in found if f})
                 elif lib is not None:
-                    add(self.members.get((lib, member), set()))
+                    group = self.members.get((lib, member), set())
+                    if lib in ARRAY_RESULTS:
+                        group = group | self.members.get(("numpy", member), set())
+                    add(group)
         return groups

@@ -17,6 +17,9 @@ KINDS = {
     "pandas.Series.loc": "property", "pandas.DataFrame.map": "method",
     "pandas.Series.map": "method", "pandas.DataFrame.keys": "method",
     "pandas.DataFrame.copy": "method",
+    "scipy.stats.rankdata": "function", "scipy.sparse.csr_array.astype": "method",
+    "numpy.ndarray.astype": "method", "torch.max": "function", "torch.Tensor.values": "method",
+    "numpy.ndarray.values": "property",
 }
 
 
@@ -46,3 +49,12 @@ def test_a_name_the_code_binds_is_not_a_conventional_alias():
 def test_the_copy_in_ds1000s_wrapper_is_scaffolding():
     code = "def g(df):\n    return df.loc[df['a'] > 1]\nresult = g(df.copy())\n"
     assert resolver().gold("import pandas as pd\n", code) == [{"pandas.DataFrame.loc"}]
+
+
+def test_a_method_on_an_unknown_result_is_any_member_of_that_name_in_its_library():
+    # SciPy's functions return NumPy arrays: NumPy's members of the name count too
+    gold = resolver().gold("from scipy.stats import rankdata\n", "r = rankdata(a).astype(int)\n")
+    assert {"scipy.sparse.csr_array.astype", "numpy.ndarray.astype"} in gold
+    # PyTorch's are tensors: its own members only
+    gold = resolver().gold("import torch\n", "v = torch.max(x, 1).values\n")
+    assert {"torch.Tensor.values"} in gold
