@@ -1,7 +1,7 @@
 """The documentation knowledge base: build time per stage, size, memory, search latency.
 
     python benchmarks/bench_kb.py [--python PATH] [--libraries ...] [--home DIR] [--reuse]
-                                  [--queries N] [--steps cold,incremental,rss,latency]
+                                  [--queries N] [--steps cold,incremental,rss,latency,recall]
 
 1. Cold build into a fresh SPARK_HOME (no vector cache): per-stage seconds (harvest, sections,
    copy, embed, insert, index, swap), snippets/s, file size. `--python` documents another
@@ -14,9 +14,12 @@
    the query encoder loaded, one query and one symbol lookup run): its RSS.
 4. Warm search latency (including embedding the query) over DS-1000 questions and short
    queries, per mode.
+5. The HNSW index's recall: of each query's exact 10 nearest summaries, how many are among the
+   neighbours a vector search fetches from the index; and the queries that get fewer than half
+   (all DS-1000 questions, the how-to queries and the short ones).
 
 `--reuse` skips step 1 when the home already has a knowledge base (figures of an earlier run);
-`--steps cold,incremental,rss,latency` runs only some steps.
+`--steps cold,incremental,rss,latency,recall` runs only some steps.
 """
 
 from __future__ import annotations
@@ -35,17 +38,19 @@ from pathlib import Path
 from unittest import mock
 
 import duckdb
+import numpy as np
 
 from spark_lsp.kb import docs_build
-from spark_lsp.kb.db import kb_file
+from spark_lsp.kb.db import kb_file, open_readonly
 from spark_lsp.kb.docs_build import BuildReport, build_docs
 from spark_lsp.kb.docs_store import docs_stats
-from spark_lsp.kb.embed import CACHE_FILENAME
+from spark_lsp.kb.embed import CACHE_FILENAME, embed_query, vector_literal
 from spark_lsp.kb.harvest import installed_in, python_executable
-from spark_lsp.kb.search import Searcher
+from spark_lsp.kb.search import _VECTOR_SQL, CANDIDATES, Searcher, _prose
 
 ROOT = Path(__file__).resolve().parent.parent
 DS1000 = ROOT.parent / "shared" / "data" / "ds1000" / "problems.jsonl.gz"
+HOWTO = Path(__file__).resolve().parent / "howto_queries.tsv"
 SHORT_QUERIES = ["sort_values stable", "DataFrame.srot_values", "merge two dataframes on a key",
                  "replace missing values with the column mean", "torch no grad inference",
                  "stratified train test split", "save a figure without showing it",
@@ -164,7 +169,32 @@ def latency(home: Path, queries: list[str], library: str) -> None:
     first.close()
 
 
-STEPS = ("cold", "incremental", "rss", "latency")
+def hnsw_recall(home: Path, queries: list[str], k: int = 10) -> None:
+    con = open_readonly(kb_file(home), extensions=True)
+    if con is None:
+        sys.exit(f"no knowledge base at {kb_file(home)}")
+    try:
+        rows = con.execute("SELECT id, embedding FROM docs WHERE embedding IS NOT NULL"
+                           ).fetchnumpy()
+        ids, matrix = rows["id"], np.stack(rows["embedding"]).astype(np.float32)
+        fetch = 4 * CANDIDATES  # what Searcher._vector asks the index for
+        recalls, missed = [], []
+        for q in queries:
+            vec = embed_query(_prose(q)).astype(np.float32)
+            exact = set(ids[np.argsort(-(matrix @ vec), kind="stable")[:k]].tolist())
+            got = {r[0] for r in con.execute(_VECTOR_SQL, [vector_literal(vec), fetch]
+                                             ).fetchall()}
+            recalls.append(len(exact & got) / k)
+            if recalls[-1] < 0.5:
+                missed.append(q)
+    finally:
+        con.close()
+    print(f"\nHNSW recall over {len(queries)} queries: {100 * statistics.mean(recalls):.2f}% of "
+          f"the exact {k} nearest among the {fetch} fetched; {len(missed)} queries under 50%"
+          + "".join(f"\n  under 50%: {q[:70]!r}" for q in missed[:10]))
+
+
+STEPS = ("cold", "incremental", "rss", "latency", "recall")
 
 
 def incremental(home: Path, python: str | None, libraries: list[str], changed: str) -> None:
@@ -214,17 +244,20 @@ def main() -> None:
         rss = server_rss(home)
         print(f"\nserver-like process with the KB open and the query encoder loaded: RSS "
               f"{rss['rss_mb']:.0f} MB (peak {rss['peak_mb']:.0f} MB)")
-    if "latency" in steps:
-        questions = []
-        if DS1000.exists():
-            sys.path.insert(0, str(Path(__file__).resolve().parent))
-            from ds1000_gold import question_text
+    questions = []
+    if DS1000.exists() and steps & {"latency", "recall"}:
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        from ds1000_gold import question_text
 
-            with gzip.open(DS1000, "rt") as fh:
-                questions = [question_text(json.loads(line)["prompt"]) for line in fh]
-            questions = questions[:args.queries]
-        latency(home, SHORT_QUERIES + questions,
+        with gzip.open(DS1000, "rt") as fh:
+            questions = [question_text(json.loads(line)["prompt"]) for line in fh]
+    if "latency" in steps:
+        latency(home, SHORT_QUERIES + questions[:args.queries],
                 "pandas" if "pandas" in stats.libraries else wanted[0])
+    if "recall" in steps:
+        howto = [line.split("\t")[0] for line in HOWTO.read_text(encoding="utf-8").splitlines()
+                 if line.strip() and not line.startswith("#")]
+        hnsw_recall(home, SHORT_QUERIES + howto + questions)
 
 
 if __name__ == "__main__":

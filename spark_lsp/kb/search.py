@@ -36,6 +36,7 @@ T = TypeVar("T")
 
 MODES = ("bm25", "vector", "fuzzy", "hybrid")
 CANDIDATES = 50  # per mode, before fusion (kb/fusion.py)
+RESCORED = 20  # the first of BM25's and of the names' that the vector mode scores exactly
 JSON_KEYS = ("object", "library", "version", "kind", "section", "score", "text")
 
 
@@ -107,6 +108,24 @@ def _prose(query: str, max_words: int = 60) -> str:
             kept.append(line.strip())
     text = " ".join(kept) or query
     return " ".join(text.split()[:max_words])
+
+
+def _with_exact(found: Ranking, nearby: list[tuple[int, Key, np.ndarray]], query: np.ndarray,
+                n: int) -> Ranking:
+    """The HNSW neighbours `found`, with the `nearby` objects (the other modes' first
+    candidates) that are nearer than the n-th neighbour by exact cosine, as an exact search
+    would rank them. The HNSW graph can leave a neighbourhood out of reach: "read a parquet file"
+    got torch's `read_file` and none of its 10 nearest summaries (`bench_kb.py --steps
+    recall`), while BM25 and the names found `pandas.read_parquet`."""
+    if not nearby:
+        return found
+    have = {key for _, key, _ in found}
+    floor = found[n - 1][2] if len(found) >= n else -1.0
+    q = query.astype(np.float32)
+    merged = found + [(i, key, score) for i, key, vec in nearby if key not in have
+                      for score in (float(vec @ q),) if score > floor]
+    merged.sort(key=lambda f: (-f[2], f[0] or 0))
+    return merged[:n]
 
 
 _EMBEDDER = ThreadPoolExecutor(1, thread_name_prefix="spark-embed-query")
@@ -312,9 +331,15 @@ class Searcher:
             if m == "bm25":
                 found: Ranking = list(self._bm25(con, query, scope, n))
             elif m == "vector":
+                # while the worker embeds the query: the vectors of the other modes' first
+                # candidates, which the graph may have left out of reach (_with_exact)
+                nearby = self._summary_vectors(con, [
+                    key for other in ("bm25", "fuzzy")
+                    for _, key, _ in rankings.get(other, ())[:RESCORED]])
                 try:
                     assert embedding is not None
-                    found = list(self._vector(con, embedding.result(), scope, n))
+                    vec = embedding.result()
+                    found = _with_exact(list(self._vector(con, vec, scope, n)), nearby, vec, n)
                 except ModelUnavailable as exc:
                     if mode == "vector":
                         raise
@@ -327,6 +352,20 @@ class Searcher:
             rankings[m] = found
             self.timings[m] = time.perf_counter() - started
         return rankings
+
+    def _summary_vectors(self, con: duckdb.DuckDBPyConnection, keys: list[Key]
+                         ) -> list[tuple[int, Key, np.ndarray]]:
+        """(summary id, object, vector) of each of these objects that has one."""
+        ids = {i for i in (self._summary_id(con, key) for key in dict.fromkeys(keys))
+               if i is not None}
+        if not ids:
+            return []
+        # ids inlined: a point lookup (~3 ms for 40); `embedding IS NOT NULL` in the WHERE
+        # would make it a scan of the table (~45 ms)
+        return [(r[0], (r[1], r[2], r[3]), np.asarray(r[4], dtype=np.float32))
+                for r in con.execute(
+                    f"SELECT id, library, version, object, embedding FROM docs WHERE id IN "
+                    f"({','.join(str(int(i)) for i in ids)})").fetchall() if r[4] is not None]
 
     def _no_docs(self) -> SearchUnavailable:
         return SearchUnavailable(f"{self.path} holds no documentation yet: run `spark kb build`")

@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pytest
 from click.testing import CliRunner
 from docs_fixtures import write_bad_libs, write_tiny_lib
@@ -452,6 +453,24 @@ def test_typos_and_plain_names_in_hybrid(kb_copy):
         top = search(query, k=3)
         assert top[0].object == "sparktinylib.Frame.sort_values", (query, top)
     assert search("merge two frames", k=3)[0].object == "sparktinylib.merge_frames"
+
+
+def test_the_other_modes_candidates_enter_the_vector_ranking_by_exact_cosine():
+    """The HNSW graph can leave a neighbourhood out of reach; what BM25 or the names found is
+    scored exactly and takes the place of a farther neighbour (search._with_exact)."""
+    from spark_lsp.kb.search import _with_exact
+
+    def unit(cos: float) -> np.ndarray:
+        return np.array([cos, (1 - cos * cos) ** 0.5, 0.0], dtype=np.float32)
+
+    a, b, c, d = (("lib", "1", f"lib.{x}") for x in "abcd")
+    query = np.array([1.0, 0.0, 0.0], dtype=np.float32)
+    found = [(1, a, 0.5), (2, b, 0.4)]
+    nearby = [(3, c, unit(0.45)), (4, d, unit(0.1)), (1, a, unit(0.5))]
+    assert [(i, k) for i, k, _ in _with_exact(found, nearby, query, 2)] == [(1, a), (3, c)]
+    # fewer neighbours than asked for: every candidate has a place
+    assert [k for _, k, _ in _with_exact(found, nearby, query, 5)] == [a, c, b, d]
+    assert _with_exact(found, [], query, 2) == found
 
 
 def test_a_query_of_names_shows_summaries_and_a_question_the_section_it_matched(kb_copy):
