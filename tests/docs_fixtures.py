@@ -148,6 +148,10 @@ class Column:
     text = _Accessor(_TextMethods)
 
 
+class KeyColumn(Column):
+    """A column whose values are unique."""
+
+
 def read_table(path):
     """Read a frame from a tab-separated text file on disk."""
     return Frame()

@@ -444,20 +444,23 @@ class Walker:
         for path, namespace in sorted(self.accessors, key=order):
             if self.count >= self.max_objects:
                 return
+            # the subclasses that inherit the accessor reach it by their own paths too
+            # (`pandas.MultiIndex.str`, recorded as aliases of `pandas.Index.str`)
+            others = self.member_aliases.pop(path, [])
             known = documented.get(id(namespace))
-            if known is not None:
-                home, members = known
-                for name in ("", *members):
-                    aliases = self.member_aliases.setdefault(home + name, [])
-                    if len(aliases) < 50:
-                        aliases.append(path + name)
-                continue
-            rec = self.record(path, namespace, "property")
-            if not rec["doc"]:
-                continue
-            self.count += 1
-            self.emit(rec)
-            documented[id(namespace)] = (path, self.walk_class(path, namespace))
+            if known is None:
+                rec = self.record(path, namespace, "property")
+                if not rec["doc"]:
+                    continue
+                self.count += 1
+                self.emit(rec)
+                known = documented[id(namespace)] = (path, self.walk_class(path, namespace))
+            else:
+                others = [path, *others]
+            home, members = known
+            for name in ("", *members):
+                aliases = self.member_aliases.setdefault(home + name, [])
+                aliases += [other + name for other in others][:max(0, 50 - len(aliases))]
 
 
 _ATTRIBUTE = re.compile(rb"[\w)\]]\.([A-Za-z_]\w*)")

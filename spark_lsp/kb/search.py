@@ -204,23 +204,29 @@ class Searcher:
         self.timings["embed"] = time.perf_counter() - started
         return vec
 
+    def _block(self, con: duckdb.DuckDBPyConnection, scope: str
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """One library version's vectors in memory (ids in order, objects, unit vectors), loaded
+        once per file."""
+        blocks: dict[str, tuple[Any, Any, np.ndarray]] = self._per_file("vector_blocks", dict)
+        block = blocks.get(scope)
+        if block is None:
+            library, version = scope.split("\x1f", 1)
+            rows = con.execute(
+                "SELECT id, object, embedding FROM docs WHERE embedding IS NOT NULL AND "
+                "library = ? AND version = ? ORDER BY id", [library, version]).fetchnumpy()
+            matrix = np.stack(rows["embedding"]).astype(np.float32) if len(rows["id"]) \
+                else np.zeros((0, DIM), dtype=np.float32)
+            block = blocks[scope] = (rows["id"], rows["object"], matrix)
+        return block
+
     def _exact(self, con: duckdb.DuckDBPyConnection, query: np.ndarray, allowed: set[str],
                n: int) -> list[tuple[int, Key, float]]:
-        """Exact cosine over the vectors of the searched versions, in memory (loaded once per
-        file and version; the vectors are unit length, so cosine is a dot product)."""
+        """Exact cosine over the vectors of the searched versions, in memory (the vectors are
+        unit length, so cosine is a dot product)."""
         found: list[tuple[int, Key, float]] = []
-        blocks: dict[str, tuple[Any, Any, np.ndarray]] = self._per_file("vector_blocks", dict)
         for scope in sorted(allowed):
-            block = blocks.get(scope)
-            if block is None:
-                library, version = scope.split("\x1f", 1)
-                rows = con.execute(
-                    "SELECT id, object, embedding FROM docs WHERE embedding IS NOT NULL AND "
-                    "library = ? AND version = ? ORDER BY id", [library, version]).fetchnumpy()
-                matrix = np.stack(rows["embedding"]).astype(np.float32) if len(rows["id"]) \
-                    else np.zeros((0, DIM), dtype=np.float32)
-                block = blocks[scope] = (rows["id"], rows["object"], matrix)
-            ids, objects, matrix = block
+            ids, objects, matrix = self._block(con, scope)
             if not len(ids):
                 continue
             sims = matrix @ query.astype(np.float32)
@@ -355,17 +361,18 @@ class Searcher:
 
     def _summary_vectors(self, con: duckdb.DuckDBPyConnection, keys: list[Key]
                          ) -> list[tuple[int, Key, np.ndarray]]:
-        """(summary id, object, vector) of each of these objects that has one."""
-        ids = {i for i in (self._summary_id(con, key) for key in dict.fromkeys(keys))
-               if i is not None}
-        if not ids:
-            return []
-        # ids inlined: a point lookup (~3 ms for 40); `embedding IS NOT NULL` in the WHERE
-        # would make it a scan of the table (~45 ms)
-        return [(r[0], (r[1], r[2], r[3]), np.asarray(r[4], dtype=np.float32))
-                for r in con.execute(
-                    f"SELECT id, library, version, object, embedding FROM docs WHERE id IN "
-                    f"({','.join(str(int(i)) for i in ids)})").fetchall() if r[4] is not None]
+        """(summary id, object, vector) of each of these objects that has one, from the
+        library versions' vectors in memory (a lookup in SQL costs 3-5 ms per query)."""
+        found = []
+        for key in dict.fromkeys(keys):
+            summary = self._summary_id(con, key)
+            if summary is None:
+                continue
+            ids, _, matrix = self._block(con, f"{key[0]}\x1f{key[1]}")
+            row = int(np.searchsorted(ids, summary))
+            if row < len(ids) and ids[row] == summary:
+                found.append((summary, key, matrix[row]))
+        return found
 
     def _no_docs(self) -> SearchUnavailable:
         return SearchUnavailable(f"{self.path} holds no documentation yet: run `spark kb build`")

@@ -135,6 +135,10 @@ def test_accessor_namespaces_are_documented_once_under_their_path(libs_root):
     assert objects["sparktinylib.Frame.text.length"].kind == "property"
     assert "sparktinylib.frame.Column.text" in text.aliases  # Column is not exported
     assert "sparktinylib.frame.Column.text.upper" in objects["sparktinylib.Frame.text.upper"].aliases
+    # a subclass inherits the accessor: its paths are aliases too
+    assert "sparktinylib.frame.KeyColumn.text" in text.aliases
+    assert "sparktinylib.frame.KeyColumn.text.length" in \
+        objects["sparktinylib.Frame.text.length"].aliases
     assert not any("Column.text" in name or "_TextMethods" in name for name in objects)
 
 
