@@ -56,6 +56,14 @@ LINK_WEIGHT = 0.1
 LINK_DEPTH = 50
 
 
+def depth(name: str) -> int:
+    """Levels below `library.Class.member` (DEPTH_PENALTY). An accessor is not one:
+    `pandas.Series.str.contains` is a member of Series as users write it (`s.str.contains`)."""
+    parts = name.split(".")
+    accessor = len(parts) >= 4 and parts[-3][:1].isupper() and parts[-2][:1].islower()
+    return max(0, len(parts) - 3 - accessor)
+
+
 def usage_table(rows: Iterable[tuple[str, str, str, int]]) -> Usage:
     """`Usage` from (library, version, member name, uses) rows."""
     found: dict[tuple[str, str], dict[str, int]] = {}
@@ -92,7 +100,7 @@ def fuse(rankings: Mapping[str, Ranking], usage: Usage, hinted: Collection[str] 
             if doc_id is not None and (key not in snippet or rank < snippet[key][0]):
                 snippet[key] = (rank, doc_id)
     for key in scores:
-        scores[key] /= 1 + DEPTH_PENALTY * max(0, key[2].count(".") - 2)
+        scores[key] /= 1 + DEPTH_PENALTY * depth(key[2])
         counts = usage.get((key[0], key[1]))
         if counts:
             uses = counts[0].get(key[2].rsplit(".", 1)[-1], 0)

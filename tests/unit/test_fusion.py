@@ -13,6 +13,7 @@ from spark_lsp.kb.fusion import (
     OWNER_BOOST,
     RRF_K,
     USAGE_FLOOR,
+    depth,
     diverse,
     fuse,
     top,
@@ -53,6 +54,15 @@ def test_names_below_library_class_member_are_penalised_per_level() -> None:
     scores, _, _ = fuse({"bm25": [(1, deep, 1.0)], "vector": [(2, shallow, 1.0)]}, {})
     assert scores[shallow] == pytest.approx(1 / (RRF_K + 1))
     assert scores[deep] == pytest.approx(1 / (RRF_K + 1) / (1 + DEPTH_PENALTY * 3))
+
+
+@pytest.mark.parametrize("name,levels", [
+    ("pandas.concat", 0), ("pandas.DataFrame.sort_values", 0), ("numpy.linalg.solve", 0),
+    ("pandas.Series.str.contains", 0), ("pandas.Series.dt.year", 0),
+    ("numpy.random.Generator.normal", 1), ("pandas.io.formats.style.Styler.format", 3),
+])
+def test_depth_counts_levels_below_a_class_member_and_not_an_accessor(name, levels) -> None:
+    assert depth(name) == levels
 
 
 def test_usage_prior_lifts_the_common_member_among_equals() -> None:
