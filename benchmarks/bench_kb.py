@@ -50,7 +50,6 @@ from spark_lsp.kb.search import _VECTOR_SQL, CANDIDATES, Searcher, _prose
 
 ROOT = Path(__file__).resolve().parent.parent
 DS1000 = ROOT.parent / "shared" / "data" / "ds1000" / "problems.jsonl.gz"
-HOWTO = Path(__file__).resolve().parent / "howto_queries.tsv"
 SHORT_QUERIES = ["sort_values stable", "DataFrame.srot_values", "merge two dataframes on a key",
                  "replace missing values with the column mean", "torch no grad inference",
                  "stratified train test split", "save a figure without showing it",
@@ -244,9 +243,9 @@ def main() -> None:
         rss = server_rss(home)
         print(f"\nserver-like process with the KB open and the query encoder loaded: RSS "
               f"{rss['rss_mb']:.0f} MB (peak {rss['peak_mb']:.0f} MB)")
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
     questions = []
     if DS1000.exists() and steps & {"latency", "recall"}:
-        sys.path.insert(0, str(Path(__file__).resolve().parent))
         from ds1000_gold import question_text
 
         with gzip.open(DS1000, "rt") as fh:
@@ -255,9 +254,9 @@ def main() -> None:
         latency(home, SHORT_QUERIES + questions[:args.queries],
                 "pandas" if "pandas" in stats.libraries else wanted[0])
     if "recall" in steps:
-        howto = [line.split("\t")[0] for line in HOWTO.read_text(encoding="utf-8").splitlines()
-                 if line.strip() and not line.startswith("#")]
-        hnsw_recall(home, SHORT_QUERIES + howto + questions)
+        from eval_retrieval import howto_cases
+
+        hnsw_recall(home, SHORT_QUERIES + [q for q, _ in howto_cases()] + questions)
 
 
 if __name__ == "__main__":

@@ -138,16 +138,23 @@ def table(title: str, rows: dict[str, dict[str, float]], n: int) -> str:
     return "\n".join(out)
 
 
+def howto_cases() -> list[tuple[str, set[str]]]:
+    """(question, the objects that answer it) of benchmarks/howto_queries.tsv."""
+    cases = []
+    for line in HOWTO.read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.startswith("#"):
+            query, answers = line.split("\t")
+            cases.append((query, set(answers.split(","))))
+    return cases
+
+
 def howto(path: Path, modes: list[str]) -> None:
     """Short questions as a user or an agent types them (benchmarks/howto_queries.tsv)."""
     cases = []
-    for line in HOWTO.read_text().splitlines():
-        if line.strip() and not line.startswith("#"):
-            query, answers = line.split("\t")
-            group = set(answers.split(","))
-            # the same member of another class of that library answers too (Series/DataFrame)
-            names = {(a.split(".")[0], a.rsplit(".", 1)[-1]) for a in group}
-            cases.append((query, group, names))
+    for query, group in howto_cases():
+        # the same member of another class of that library answers too (Series/DataFrame)
+        names = {(a.split(".")[0], a.rsplit(".", 1)[-1]) for a in group}
+        cases.append((query, group, names))
     searcher = Searcher(path, idle=3600)
     searcher.search("warm up", k=1, mode="hybrid")
     rows = {}
