@@ -56,6 +56,7 @@ MAX_DOC = 60_000
 # reach it most; else under the shortest.
 ACCESSOR_HOMES = ("Series", "DataFrame")
 MAX_SIGNATURE = 1_000
+MAX_ALIASES = 50  # inherited names kept per member (Artist.set_alpha has hundreds of artists)
 
 
 def _text(value: object, limit: int) -> str:
@@ -214,6 +215,12 @@ class Walker:
         self.accessors: list[tuple[str, type]] = []  # (path, namespace class): walk_accessors
         # id(class) -> (its name, its members' names as `.member`): the classes walked so far
         self.class_members: dict[int, tuple[str, list[str]]] = {}
+
+    def add_alias(self, name: str, alias: str) -> None:
+        """`alias` (an inherited or accessor path) names the member documented as `name`."""
+        aliases = self.member_aliases.setdefault(name, [])
+        if len(aliases) < MAX_ALIASES:
+            aliases.append(alias)
 
     def emit(self, record: dict) -> None:
         if record.get("type") == "object" and record.get("kind") != "module":
@@ -381,9 +388,7 @@ class Walker:
             if owner_rec is not None and owner_rec["kind"] == "class":
                 # Documented under the public class that defines it (Artist.set_alpha, not
                 # once per artist): this name becomes an alias of that one.
-                aliases = self.member_aliases.setdefault(f"{owner_rec['name']}.{attr}", [])
-                if len(aliases) < 50:
-                    aliases.append(f"{cls_name}.{attr}")
+                self.add_alias(f"{owner_rec['name']}.{attr}", f"{cls_name}.{attr}")
                 continue
             try:
                 raw: object = inspect.getattr_static(cls, attr)
@@ -415,9 +420,7 @@ class Walker:
                 continue
             home = self.member_home.get(id(obj))
             if home is not None and home.rsplit(".", 1)[-1] == attr:
-                aliases = self.member_aliases.setdefault(home, [])
-                if len(aliases) < 50:
-                    aliases.append(f"{cls_name}.{attr}")
+                self.add_alias(home, f"{cls_name}.{attr}")
                 continue
             if kind in ("method", "function"):
                 self.member_home[id(obj)] = f"{cls_name}.{attr}"
@@ -459,8 +462,8 @@ class Walker:
                 others = [path, *others]
             home, members = known
             for name in ("", *members):
-                aliases = self.member_aliases.setdefault(home + name, [])
-                aliases += [other + name for other in others][:max(0, 50 - len(aliases))]
+                for other in others:
+                    self.add_alias(home + name, other + name)
 
 
 _ATTRIBUTE = re.compile(rb"[\w)\]]\.([A-Za-z_]\w*)")
