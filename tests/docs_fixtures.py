@@ -66,6 +66,8 @@ def undocumented(x):
 TINY_FRAME = '''
 """Frames: rows of named columns."""
 
+import collections
+
 
 class _Accessor:
     """As pandas' `Series.str`: the namespace class on the class, bound to an instance on one."""
@@ -93,6 +95,22 @@ class _TextMethods:
         return []
 
 
+class _Axis:
+    """As pandas' `AxisProperty`: a data descriptor whose docstring is the instance's own."""
+
+    def __init__(self, doc):
+        self.__doc__ = doc
+
+    def __get__(self, obj, owner=None):
+        return self if obj is None else list(obj.columns)
+
+    def __set__(self, obj, value):
+        raise AttributeError("read-only")
+
+
+Pair = collections.namedtuple("Pair", "left right")  # its fields' descriptors are not ours
+
+
 class Frame:
     """A table of named columns, each one a list.
 
@@ -103,6 +121,7 @@ class Frame:
     """
 
     text = _Accessor(_TextMethods)
+    labels = _Axis("The names of the columns, in their order.")
 
     def __init__(self, **columns):
         self.columns = columns

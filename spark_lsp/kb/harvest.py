@@ -50,8 +50,9 @@ MAX_IMPORT_SECONDS = 30.0
 # every library again (vectors of unchanged texts come from the cache). 1: first release; 2: the
 # public subpackages of every library not walked by attributes only, and the other packages of
 # its distribution (`attrs` re-exports `attr`); 3: "See Also" links; 4: accessor namespaces
-# (`pandas.Series.str.contains`, `pandas.Series.dt.year`).
-HARVESTER = 4
+# (`pandas.Series.str.contains`, `pandas.Series.dt.year`); 5: class attributes that are descriptors
+# of the library's own with a docstring (`pandas.DataFrame.index`, `columns`, `Index.dtype`).
+HARVESTER = 5
 MIN_SECTION_CHARS = 15
 _LIMITS = {"summary": 1500, "parameters": 2000, "returns": 800, "examples": 1500,
            "notes": 1500, "deprecation": 800}

@@ -416,6 +416,9 @@ class Walker:
                     self.accessors.append((f"{cls_name}.{attr}", obj))
                 continue
             kind = kind_of(obj, True)
+            if kind is None and inspect.isdatadescriptor(obj) and \
+                    defined_in(type(obj)) in self.allowed:
+                kind = "property"  # a descriptor class of the library's own: `DataFrame.index`
             if kind is None:
                 continue
             home = self.member_home.get(id(obj))

@@ -142,6 +142,17 @@ def test_accessor_namespaces_are_documented_once_under_their_path(libs_root):
     assert not any("Column.text" in name or "_TextMethods" in name for name in objects)
 
 
+def test_descriptors_of_the_library_own_are_properties(libs_root):
+    """pandas' `DataFrame.index` and `columns` are instances of a descriptor class of pandas'
+    own (`AxisProperty`), each with its docstring: documented as properties. The fields of a
+    namedtuple are descriptors of the standard library's, with a generated docstring: not."""
+    objects = {o.object: o for o in harvest_library("sparktinylib", timeout=60).objects}
+    labels = objects["sparktinylib.Frame.labels"]
+    assert labels.kind == "property" and "names of the columns" in labels.doc
+    assert "sparktinylib.frame.Pair" in objects
+    assert not any(name.endswith(("Pair.left", "Pair.right")) for name in objects)
+
+
 def test_submodules_left_out_of_all_and_shared_members(tmp_path, monkeypatch):
     """Like torch: `__all__` names functions but not the `nn` package users call, and legacy
     classes (ByteTensor) carry the very method objects of the main class (Tensor)."""
