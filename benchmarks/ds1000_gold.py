@@ -15,6 +15,9 @@ How a name in the reference code becomes a fully qualified, documented object:
    `torch.max(...).values`) is a *group*: every documented member of that library with that name
    (`pandas.DataFrame.agg`, `pandas.Series.agg`, `pandas.api.typing.DataFrameGroupBy.agg`, ...);
    retrieving any member of the group hits it. Groups of more than 40 names are dropped.
+   A call takes the members that are called (methods and functions, and namespaces such as
+   `DataFrame.plot`), a plain read the properties: `df2.index` is `DataFrame.index`, never
+   `Series.str.index`, the string method that happens to share its name.
    SciPy, scikit-learn and Matplotlib functions mostly return NumPy arrays, so the group of a
    method on their results takes in NumPy's members of that name too (`rankdata(a).astype(int)`
    calls `numpy.ndarray.astype`, not one of SciPy's sparse arrays' `astype`).
@@ -23,7 +26,10 @@ How a name in the reference code becomes a fully qualified, documented object:
 6. Names are resolved against the knowledge base (canonical names and aliases); builtins and
    anything not documented there are dropped. Each gold entry is a set of acceptable objects.
 7. Modules are namespaces, not APIs: `plt.plot(...)` makes `pyplot.plot` gold, not `pyplot`
-   itself (and `from sklearn import preprocessing` does not make the module gold either).
+   itself (and `from sklearn import preprocessing` does not make the module gold either). So
+   are a class or an accessor that a member is reached through: `s.str.split()` makes
+   `Series.str.split` gold, not `Series.str`, and `pd.DataFrame.from_dict(...)` not `DataFrame`
+   (`s.str[0]` and `pd.DataFrame(...)` use them, and they are gold there).
 8. A conventional alias (`F` for torch.nn.functional) applies only where the code does not bind
    that name itself (`F = {}` in a pandas solution is a dict).
 """
@@ -126,6 +132,9 @@ class GoldResolver:
             if kind in ("method", "property") and "." in canonical:
                 lib, member = canonical.split(".")[0], canonical.rsplit(".", 1)[1]
                 self.members.setdefault((lib, member), set()).add(canonical)
+        # classes and accessors (`pandas.Series.str`) with documented members below them
+        parents = {c.rsplit(".", 1)[0] for c in kinds if "." in c}
+        self.namespaces = {c for c in parents if kinds.get(c) in ("class", "property")}
 
     def canonical(self, name: str) -> str | None:
         return self.objects.get(name)
@@ -175,8 +184,9 @@ class GoldResolver:
         if ref_tree is None:
             return groups
 
-        def add(group: set[str]) -> None:
-            group = {g for g in group if g in self.kinds and self.kinds[g] != "module"}
+        def add(group: set[str], through: bool = False) -> None:
+            group = {g for g in group if g in self.kinds and self.kinds[g] != "module"
+                     and not (through and g in self.namespaces)}
             if group and len(group) <= MAX_GROUP and group not in groups:
                 groups.append(group)
 
@@ -220,16 +230,20 @@ class GoldResolver:
                        for arg in n.args if isinstance(arg, ast.Call)
                        and isinstance(arg.func, ast.Attribute) and arg.func.attr == "copy"}
         scaffolding |= {id(n.func) for n in ast.walk(ref_tree) if id(n) in scaffolding}
+        called = {id(n.func) for n in ast.walk(ref_tree) if isinstance(n, ast.Call)}
+        through = {id(n.value) for n in ast.walk(ref_tree) if isinstance(n, ast.Attribute)}
         for node in ast.walk(ref_tree):
-            if not isinstance(node, ast.Attribute | ast.Call | ast.Name) or id(node) in scaffolding:
+            if not isinstance(node, ast.Attribute | ast.Call | ast.Name) or id(node) in scaffolding \
+                    or id(node) in called:  # the call is the use
                 continue
             target = node.func if isinstance(node, ast.Call) else node
+            via = id(node) in through
             dotted = _dotted(target)
             q = self._qualify(dotted, names) if dotted else None
             if q and "." in q or (q and isinstance(node, ast.Call)):
                 canon = self.canonical(q)
                 if canon:
-                    add({canon})
+                    add({canon}, via)
                     continue
             if isinstance(target, ast.Attribute) and (isinstance(node, ast.Call) or
                                                       q is None):
@@ -238,10 +252,12 @@ class GoldResolver:
                 found = {self.canonical(f"{t}.{member}") for t in owner_types}
                 found.discard(None)
                 if found:
-                    add({f for f in found if f})
+                    add({f for f in found if f}, via)
                 elif lib is not None:
                     group = self.members.get((lib, member), set())
                     if lib in ARRAY_RESULTS:
                         group = group | self.members.get(("numpy", member), set())
-                    add(group)
+                    call = isinstance(node, ast.Call)
+                    add({g for g in group if (self.kinds[g] != "property" or
+                                              call and g in self.namespaces) == call}, via)
         return groups

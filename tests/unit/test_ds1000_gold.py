@@ -20,6 +20,10 @@ KINDS = {
     "scipy.stats.rankdata": "function", "scipy.sparse.csr_array.astype": "method",
     "numpy.ndarray.astype": "method", "torch.max": "function", "torch.Tensor.values": "method",
     "numpy.ndarray.values": "property",
+    "pandas.Series.str": "property", "pandas.Series.str.index": "method",
+    "pandas.Series.str.split": "method", "pandas.DataFrame.index": "property",
+    "pandas.DataFrame.from_dict": "method", "pandas.DataFrame.plot": "property",
+    "pandas.DataFrame.plot.bar": "method", "pandas.Series.sum": "method",
 }
 
 
@@ -56,5 +60,29 @@ def test_a_method_on_an_unknown_result_is_any_member_of_that_name_in_its_library
     gold = resolver().gold("from scipy.stats import rankdata\n", "r = rankdata(a).astype(int)\n")
     assert {"scipy.sparse.csr_array.astype", "numpy.ndarray.astype"} in gold
     # PyTorch's are tensors: its own members only
-    gold = resolver().gold("import torch\n", "v = torch.max(x, 1).values\n")
+    gold = resolver().gold("import torch\n", "v = torch.max(x, 1).values()\n")
     assert {"torch.Tensor.values"} in gold
+
+
+def test_a_call_takes_methods_and_a_read_takes_properties():
+    # `.values` read off torch.max's named tuple is not the method Tensor.values()
+    assert resolver().gold("import torch\n", "v = torch.max(x, 1).values\n") == [{"torch.max"}]
+    # `.index` of a value of unknown type: the property, not the string method of that name
+    code = "out = df.groupby('a').first().index\nn = df.groupby('a').first().sum()\n"
+    gold = resolver().gold("import pandas as pd\n", code)
+    assert {"pandas.DataFrame.index"} in gold and {"pandas.Series.sum"} in gold
+    assert all("pandas.Series.str.index" not in g for g in gold)
+    # a call of a namespace that is a property (`df.plot(...)`) keeps it
+    gold = resolver().gold("import pandas as pd\n", "df.groupby('a').first().plot(x='a')\n")
+    assert {"pandas.DataFrame.plot"} in gold
+
+
+def test_classes_and_accessors_a_member_is_reached_through_are_namespaces():
+    code = "df['b'] = df['a'].str.split(',')\nx = pd.DataFrame.from_dict(d)\n"
+    gold = resolver().gold("import pandas as pd\n", code)
+    assert {"pandas.Series.str.split"} in gold and {"pandas.DataFrame.from_dict"} in gold
+    assert {"pandas.Series.str"} not in gold and {"pandas.DataFrame"} not in gold
+    # used on their own they are gold: `s.str[0]`, `pd.DataFrame(...)`
+    gold = resolver().gold("import pandas as pd\n", "df['c'] = df['a'].str[0]\n"
+                           "out = pd.DataFrame(rows)\n")
+    assert {"pandas.Series.str"} in gold and {"pandas.DataFrame"} in gold
