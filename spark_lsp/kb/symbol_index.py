@@ -42,6 +42,8 @@ _NOT_SYMBOLS = set(keyword.kwlist) | {
     "output", "input", "expected", "solution", "code", "following", "would", "like", "want",
     "using", "number", "column", "columns", "row", "rows", "index",
 }
+# Abbreviations written like dotted names: "e.g." is not the member `g` of `e` (`torch.Node.g`).
+_ABBREVIATIONS = {"e.g", "i.e", "a.k.a", "et.al", "n.b", "w.r.t", "p.s"}
 MAX_TERMS = 20
 # Approximate lookups per query (~1-2 ms each over ~60k names): a question with a code listing
 # holds dozens of identifiers, and typos are in the first few; the rest are matched exactly.
@@ -88,7 +90,8 @@ def query_terms(query: str) -> QueryTerms:
         head = token.split(".")[0]
         if head in LIBRARY_HINTS or head.lower() in LIBRARY_HINTS:
             terms.hints.add(LIBRARY_HINTS.get(head, LIBRARY_HINTS.get(head.lower(), "")))
-        if token in seen or len(token) < 3 or token in _NOT_SYMBOLS or low in _NOT_SYMBOLS:
+        if token in seen or len(token) < 3 or token in _NOT_SYMBOLS or low in _NOT_SYMBOLS \
+                or low in _ABBREVIATIONS:
             continue
         seen.add(token)
         if _looks_like_identifier(token):

@@ -21,6 +21,13 @@ def test_typos_and_exact_names_match():
     assert found[0] == "numpy.argsort"
 
 
+def test_abbreviations_are_not_dotted_names():
+    terms = query_terms("the labels are one-hot (e.g. [1 0 0]), i.e. a tensor, w.r.t. np.argsort")
+    assert terms.identifiers == ["np.argsort"]
+    index = SymbolIndex([("torch.Node.g", ("torch", "1", "torch.Node.g"), "property")])
+    assert index.match(query_terms("one-hot labels (e.g. [1 0 0])")) == []
+
+
 def test_a_query_full_of_identifiers_spends_a_bounded_number_of_fuzzy_lookups(monkeypatch):
     calls = []
     real = symbol_index.process.extract
