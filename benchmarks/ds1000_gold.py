@@ -139,6 +139,13 @@ class GoldResolver:
     def canonical(self, name: str) -> str | None:
         return self.objects.get(name)
 
+    def _fits(self, obj: str, called: bool) -> bool:
+        """A call takes what can be called (methods, functions, and namespaces such as
+        `DataFrame.plot`), a plain read the properties."""
+        if called:
+            return self.kinds[obj] != "property" or obj in self.namespaces
+        return self.kinds[obj] == "property"
+
     def _types(self, tree: ast.Module | None, names: dict[str, str]) -> dict[str, set[str]]:
         types: dict[str, set[str]] = {}
         if tree is None:
@@ -233,8 +240,8 @@ class GoldResolver:
         called = {id(n.func) for n in ast.walk(ref_tree) if isinstance(n, ast.Call)}
         through = {id(n.value) for n in ast.walk(ref_tree) if isinstance(n, ast.Attribute)}
         for node in ast.walk(ref_tree):
-            if not isinstance(node, ast.Attribute | ast.Call | ast.Name) or id(node) in scaffolding \
-                    or id(node) in called:  # the call is the use
+            if not isinstance(node, ast.Attribute | ast.Call | ast.Name) or \
+                    id(node) in scaffolding or id(node) in called:  # the call is the use
                 continue
             target = node.func if isinstance(node, ast.Call) else node
             via = id(node) in through
@@ -257,7 +264,5 @@ class GoldResolver:
                     group = self.members.get((lib, member), set())
                     if lib in ARRAY_RESULTS:
                         group = group | self.members.get(("numpy", member), set())
-                    call = isinstance(node, ast.Call)
-                    add({g for g in group if (self.kinds[g] != "property" or
-                                              call and g in self.namespaces) == call}, via)
+                    add({g for g in group if self._fits(g, isinstance(node, ast.Call))}, via)
         return groups
