@@ -36,14 +36,14 @@ LIBRARY_HINTS = {
 PREFERRED_OWNERS = ("pandas.DataFrame", "pandas.Series", "numpy", "numpy.ndarray", "torch",
                     "torch.Tensor", "tensorflow", "matplotlib.pyplot", "pandas", "scipy")
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
+# Abbreviations written like dotted names: "e.g." is not the member `g` of `e` (`torch.Node.g`).
+_ABBREVIATIONS = {"e.g", "i.e", "a.k.a", "et.al", "n.b", "w.r.t", "p.s"}
 _NOT_SYMBOLS = set(keyword.kwlist) | {
     "print", "range", "len", "list", "dict", "str", "int", "float", "bool", "tuple", "set",
     "None", "True", "False", "self", "result", "results", "data", "value", "values", "example",
     "output", "input", "expected", "solution", "code", "following", "would", "like", "want",
     "using", "number", "column", "columns", "row", "rows", "index",
-}
-# Abbreviations written like dotted names: "e.g." is not the member `g` of `e` (`torch.Node.g`).
-_ABBREVIATIONS = {"e.g", "i.e", "a.k.a", "et.al", "n.b", "w.r.t", "p.s"}
+} | _ABBREVIATIONS
 MAX_TERMS = 20
 # Approximate lookups per query (~1-2 ms each over ~60k names): a question with a code listing
 # holds dozens of identifiers, and typos are in the first few; the rest are matched exactly.
@@ -90,8 +90,7 @@ def query_terms(query: str) -> QueryTerms:
         head = token.split(".")[0]
         if head in LIBRARY_HINTS or head.lower() in LIBRARY_HINTS:
             terms.hints.add(LIBRARY_HINTS.get(head, LIBRARY_HINTS.get(head.lower(), "")))
-        if token in seen or len(token) < 3 or token in _NOT_SYMBOLS or low in _NOT_SYMBOLS \
-                or low in _ABBREVIATIONS:
+        if token in seen or len(token) < 3 or token in _NOT_SYMBOLS or low in _NOT_SYMBOLS:
             continue
         seen.add(token)
         if _looks_like_identifier(token):
