@@ -46,7 +46,7 @@ from spark_lsp.kb.docs_build import BuildReport, build_docs
 from spark_lsp.kb.docs_store import docs_stats
 from spark_lsp.kb.embed import CACHE_FILENAME, embed_query, vector_literal
 from spark_lsp.kb.harvest import installed_in, python_executable
-from spark_lsp.kb.search import _VECTOR_SQL, CANDIDATES, Searcher, _prose
+from spark_lsp.kb.search import _VECTOR_SQL, CANDIDATES, Searcher, _prose, hnsw_fetches
 
 ROOT = Path(__file__).resolve().parent.parent
 DS1000 = ROOT.parent / "shared" / "data" / "ds1000" / "problems.jsonl.gz"
@@ -176,7 +176,7 @@ def hnsw_recall(home: Path, queries: list[str], k: int = 10) -> None:
         rows = con.execute("SELECT id, embedding FROM docs WHERE embedding IS NOT NULL"
                            ).fetchnumpy()
         ids, matrix = rows["id"], np.stack(rows["embedding"]).astype(np.float32)
-        fetch = 4 * CANDIDATES  # what Searcher._vector asks the index for
+        fetch = hnsw_fetches(CANDIDATES)[0]  # what a hybrid search asks the index for
         recalls, missed = [], []
         for q in queries:
             vec = embed_query(_prose(q)).astype(np.float32)

@@ -128,6 +128,12 @@ def _with_exact(found: Ranking, nearby: list[tuple[int, Key, np.ndarray]], query
     return merged[:n]
 
 
+def hnsw_fetches(n: int) -> tuple[int, int]:
+    """How many HNSW neighbours a vector search for `n` results fetches: first, and again
+    when the searched versions hold too few of them (`Searcher._vector`)."""
+    return max(4 * n, 200), max(40 * n, 2000)
+
+
 _EMBEDDER = ThreadPoolExecutor(1, thread_name_prefix="spark-embed-query")
 
 
@@ -255,7 +261,7 @@ class Searcher:
         vec = vector_literal(query)
         # Fetch more HNSW neighbours than needed and keep those of the searched versions; when
         # that leaves too few, fall back to an exact scan of those versions.
-        for limit in (max(4 * n, 200), max(40 * n, 2000)):
+        for limit in hnsw_fetches(n):
             rows = con.execute(_VECTOR_SQL, [vec, limit]).fetchall()
             found = [(r[0], (r[1], r[2], r[3]), 1.0 - float(r[4])) for r in rows
                      if r[4] is not None and f"{r[1]}\x1f{r[2]}" in allowed]
